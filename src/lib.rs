@@ -1,6 +1,18 @@
-//! aku: keeps the database servers of a Kubernetes StatefulSet replicated as pods
+//! aku: keeps the database servers of a Kubernetes `StatefulSet` replicated as pods
 //! come and go. A re-implementation of Altibase's `aku` utility, with a PostgreSQL
-//! backend. `main.rs` only calls [`run`]; everything else lives here so that tests
-//! can drive it in-process.
+//! backend. `main.rs` only calls [`run::run`]; everything else lives here so that
+//! tests can drive it in-process.
 
+pub mod backend;
+pub mod cli;
 pub mod config;
+pub mod error;
+pub mod exit_code;
+pub mod info;
+pub mod lifecycle;
+pub mod logging;
+pub mod odbc;
+pub mod run;
+pub mod topology;
+
+pub use run::run;

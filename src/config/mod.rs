@@ -111,7 +111,7 @@ pub struct ReplicationGroup {
 /// ranges and defaults follow `spec/aku-behaviour.md` section 3.2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// `AKU_STS_NAME`: StatefulSet name, 1..63 bytes.
+    /// `AKU_STS_NAME`: `StatefulSet` name, 1..63 bytes.
     pub sts_name: String,
     /// `AKU_SVC_NAME`: headless Service name, 1..63 bytes.
     pub svc_name: String,
@@ -138,7 +138,7 @@ pub struct Config {
     pub flush_at_start: bool,
     /// `AKU_FLUSH_TIMEOUT_AT_START`: seconds for FLUSH WAIT; 0 = FLUSH ALL (default 300).
     pub flush_timeout_at_start_s: u32,
-    /// `AKU_DELAY_START_COMPLETE_TIME`: seconds to wait on a slave before ADMIN_MODE 0 (default 0).
+    /// `AKU_DELAY_START_COMPLETE_TIME`: seconds to wait on a slave before `ADMIN_MODE` 0 (default 0).
     pub delay_start_complete_s: u32,
     /// `AKU_FLUSH_AT_END`: 0/1 (default 1).
     pub flush_at_end: bool,

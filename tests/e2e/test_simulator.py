@@ -274,3 +274,26 @@ def test_sigterm_tears_down(aku_bin):
     assert p.wait(timeout=60) != 0
     assert [n for n in netns_list() if n.startswith(f"akusim-{sts_name}-")] == []
     assert not state_dir.exists()
+
+
+def test_odbc_from_a_pod_without_commlog(sts):
+    """aku's stack: unixODBC + psqlODBC with the private odbcinst.ini, from pod 0 to
+    pod 1 by name; the driver writes no psqlodbc_*.log files into /tmp."""
+    sts.scale(2)
+    dsn = textwrap.dedent(f"""\
+        [peer]
+        Driver = PostgreSQL Unicode
+        Servername = {sts.pod_fqdn(1)}
+        Port = {sts.port}
+        Database = postgres
+        Username = postgres
+        Password = {sts.password}
+        """)
+    rc, _, err = sts.exec_in_pod(0, ["sh", "-c", "umask 077; cat > /tmp/odbc.ini"], input=dsn)
+    assert rc == 0, err
+    rc, out, err = sts.exec_in_pod(0, ["isql", "-b", "-v", "peer"], input="SELECT inet_server_addr()\n",
+                                   env={"ODBCINI": "/tmp/odbc.ini"})
+    assert rc == 0, out + err
+    assert sts.pod_ip(1) in out
+    rc, out, _ = sts.exec_in_pod(0, ["sh", "-c", "ls -a /tmp"])
+    assert "psqlodbc" not in out

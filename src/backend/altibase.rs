@@ -1,0 +1,230 @@
+//! The Altibase backend: replication objects, `ALTER REPLICATION` and the
+//! `SYSTEM_.SYS_REPLICATIONS_` meta table, per `spec/altibase-sql.md`
+//! (Replication Manual, General Reference, Error Message Reference).
+//!
+//! Names: replication names are generated from a validated prefix and written
+//! bare (Altibase folds them to upper case, as the original does); user, table
+//! and partition names are folded to upper case and double-quoted, which means
+//! the same as the original's bare names but can never be read as SQL.
+
+use odbc_api::escape_attribute_value;
+
+use crate::backend::{Backend, ErrorClass, Op, Severity, Target};
+use crate::config::{BackendKind, Config, ReplicationGroup, ReplicationItem};
+use crate::lifecycle::{Action, FlushWait, Observation, ReplicationState, ServerState, Step};
+use crate::odbc::connector::LOGIN_TIMEOUT_S;
+use crate::odbc::{DbError, Session};
+use crate::topology::{self, Pair, ServerId};
+
+/// Error codes (native errors) the engine acts on, from the Error Message Reference.
+pub mod codes {
+    pub const DUPLICATE_NAME: i32 = 0x61100;
+    pub const UNDEFINED_NAME: i32 = 0x6111B;
+    pub const ALREADY_STARTED: i32 = 0x6100A;
+    pub const NOT_STARTED: i32 = 0x61027;
+    pub const HANDSHAKE_FAILED: i32 = 0x6100D;
+    pub const FLUSH_TIMEOUT: i32 = 0x61075;
+    pub const QUERY_TIMEOUT: i32 = 0x01044;
+    pub const CONNECTION_REFUSED: i32 = 0x50032;
+    pub const LINK_FAILURE: i32 = 0x51043;
+}
+
+/// The Altibase backend. `nls_use` comes from `ALTIBASE_NLS_USE` when set.
+#[derive(Debug, Clone, Default)]
+pub struct Altibase {
+    pub nls_use: Option<String>,
+}
+
+/// An Altibase identifier folded to upper case and quoted.
+pub fn quote(name: &str) -> String {
+    format!("\"{}\"", name.to_ascii_uppercase().replace('"', "\"\""))
+}
+
+fn table_ref(item: &ReplicationItem) -> String {
+    let mut s = format!("{}.{}", quote(&item.user), quote(&item.table));
+    if let Some(p) = &item.partition {
+        s.push_str(" PARTITION ");
+        s.push_str(&quote(p));
+    }
+    s
+}
+
+/// `CREATE REPLICATION` of `pair` on `server`, towards the other server's host
+/// and replication port, with every item of the group.
+pub fn create_sql(config: &Config, group: &ReplicationGroup, pair: Pair, server: ServerId) -> String {
+    let peer = pair.other(server);
+    let items: Vec<String> = group.items.iter().map(|i| format!("FROM {t} TO {t}", t = table_ref(i))).collect();
+    format!(
+        "CREATE REPLICATION {} WITH '{}', {} {}",
+        topology::replication_name(&group.prefix, pair).to_ascii_uppercase(),
+        topology::host_of(config, peer),
+        config.replication_port_no,
+        items.join(", ")
+    )
+}
+
+fn truncate_sql(item: &ReplicationItem) -> String {
+    let table = format!("{}.{}", quote(&item.user), quote(&item.table));
+    match &item.partition {
+        Some(p) => format!("ALTER TABLE {table} TRUNCATE PARTITION {}", quote(p)),
+        None => format!("TRUNCATE TABLE {table}"),
+    }
+}
+
+impl Altibase {
+    fn alter(name: &str, server: ServerId, what: &str) -> Op {
+        Op::exec(server, format!("ALTER REPLICATION {name} {what}"))
+    }
+}
+
+impl Backend for Altibase {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Altibase
+    }
+
+    fn connection_string(&self, config: &Config, target: &Target, password: &str) -> String {
+        let mut s = format!(
+            "DRIVER={};DSN={};PORT_NO={};UID={};PWD={};CONNTYPE=1;LOGIN_TIMEOUT={LOGIN_TIMEOUT_S}",
+            escape_attribute_value(&config.odbc_driver),
+            target.address,
+            config.port_no,
+            escape_attribute_value(&config.sys_user),
+            escape_attribute_value(password)
+        );
+        if let Some(nls) = &self.nls_use {
+            s.push_str(";NLS_USE=");
+            s.push_str(&escape_attribute_value(nls));
+        }
+        if target.privileged {
+            s.push_str(";PRIVILEGE=SYSDBA");
+        }
+        s
+    }
+
+    fn needs_privilege(&self, error: &DbError) -> bool {
+        // A login refused for any reason other than the network (ADMIN_MODE = 1 admits
+        // only SYSDBA) is retried with PRIVILEGE=SYSDBA.
+        !error.sqlstate.starts_with("08") && error.native != codes::CONNECTION_REFUSED && error.native != codes::LINK_FAILURE
+    }
+
+    fn session_setup(&self, config: &Config) -> Vec<String> {
+        vec![
+            format!("ALTER SESSION SET QUERY_TIMEOUT = {}", config.query_timeout_s),
+            format!("ALTER SESSION SET DDL_TIMEOUT = {}", config.query_timeout_s),
+        ]
+    }
+
+    fn observe(&self, config: &Config, server: ServerId, session: &mut dyn Session) -> Result<ServerState, DbError> {
+        let mut names = Vec::new();
+        for group in &config.groups {
+            names.extend(topology::replication_names_of(&group.prefix, server, config.server_count));
+        }
+        let list: Vec<String> = names.iter().map(|n| format!("'{}'", n.to_ascii_uppercase())).collect();
+        let rows = session.query(
+            &format!(
+                "SELECT REPLICATION_NAME, XSN, IS_STARTED FROM SYSTEM_.SYS_REPLICATIONS_ WHERE REPLICATION_NAME IN ({})",
+                list.join(", ")
+            ),
+            config.query_timeout_s,
+        )?;
+        let mut state = ServerState::default();
+        for name in names {
+            let row = rows.iter().find(|r| r.first().cloned().flatten().is_some_and(|n| n.trim().eq_ignore_ascii_case(&name)));
+            let repl = match row {
+                None => ReplicationState::MISSING,
+                Some(r) => {
+                    let xsn = r.get(1).cloned().flatten().unwrap_or_default();
+                    let started = r.get(2).cloned().flatten().unwrap_or_default();
+                    ReplicationState { exists: true, started: started.trim() == "1", reset: xsn.trim() == "-1", ready: true }
+                }
+            };
+            state.replications.insert(name, repl);
+        }
+        Ok(state)
+    }
+
+    fn expand(&self, config: &Config, _obs: &Observation, step: &Step) -> Vec<Op> {
+        let s = step.server;
+        let name_of = |group: usize, pair: Pair| topology::replication_name(&config.groups[group].prefix, pair).to_ascii_uppercase();
+        match &step.action {
+            Action::Create { group, pair } => vec![
+                Op::exec(s, create_sql(config, &config.groups[*group], *pair, s))
+                    .tolerating(ErrorClass::DuplicateName, Severity::Info, "Replication already exists; kept as is"),
+            ],
+            Action::Start { group, pair, peer_present } => {
+                let op = Self::alter(&name_of(*group, *pair), s, "START")
+                    .tolerating(ErrorClass::AlreadyStarted, Severity::Info, "Replication already started");
+                if *peer_present {
+                    vec![op]
+                } else {
+                    vec![op.tolerating(
+                        ErrorClass::PeerUnreachable,
+                        Severity::Warn,
+                        "Peer is absent; the replication will be started by the peer's own start",
+                    )]
+                }
+            }
+            Action::Sync { group, pair } => {
+                let parallel = config.groups[*group].sync_parallel_count;
+                vec![Self::alter(&name_of(*group, *pair), s, &format!("SYNC PARALLEL {parallel}"))]
+            }
+            Action::Flush { group, pair, wait } => {
+                let what = match wait {
+                    FlushWait::All => "FLUSH ALL".to_owned(),
+                    FlushWait::Wait(t) => format!("FLUSH WAIT {t}"),
+                };
+                vec![
+                    Self::alter(&name_of(*group, *pair), s, &what)
+                        .tolerating(ErrorClass::NotStarted, Severity::Warn, "Replication is not running; nothing to flush")
+                        .tolerating(ErrorClass::FlushTimeout, Severity::Warn, "Flush did not complete within its wait time"),
+                ]
+            }
+            Action::Stop { group, pair } => vec![
+                Self::alter(&name_of(*group, *pair), s, "STOP")
+                    .tolerating(ErrorClass::NotStarted, Severity::Info, "Replication already stopped"),
+            ],
+            Action::Reset { group, pair } => vec![
+                Self::alter(&name_of(*group, *pair), s, "RESET")
+                    .tolerating(ErrorClass::UndefinedName, Severity::Info, "Replication does not exist; nothing to reset"),
+            ],
+            Action::Drop { group, pair } => vec![
+                Op::exec(s, format!("DROP REPLICATION {}", name_of(*group, *pair)))
+                    .tolerating(ErrorClass::UndefinedName, Severity::Info, "Replication already dropped"),
+            ],
+            Action::Truncate { group } => {
+                // TRUNCATE of a replicated table needs REPLICATION_DDL_ENABLE = 1 (Replication
+                // Manual); raise it, and restore the value read before, even if a TRUNCATE fails.
+                let var = format!("server{s}.REPLICATION_DDL_ENABLE");
+                let mut ops = vec![
+                    Op::capture(s, "SELECT VALUE1 FROM V$PROPERTY WHERE NAME = 'REPLICATION_DDL_ENABLE'", var.clone()),
+                    Op::exec(s, "ALTER SYSTEM SET REPLICATION_DDL_ENABLE = 1"),
+                    Op::exec(s, "ALTER SESSION SET REPLICATION = DEFAULT"),
+                ];
+                ops.extend(config.groups[*group].items.iter().map(|i| Op::exec(s, truncate_sql(i))));
+                let mut restore = Op::exec(s, format!("ALTER SYSTEM SET REPLICATION_DDL_ENABLE = {{{var}}}"));
+                restore.finally = true;
+                ops.push(restore);
+                ops
+            }
+            Action::OpenForApplications => vec![Op::exec(s, "ALTER SYSTEM SET ADMIN_MODE = 0")],
+            Action::Delay { seconds } => vec![Op::sleep(s, *seconds)],
+            // Group-level objects do not exist on Altibase; bookmarks are planned only for
+            // backends that can hold a peer's replication at a known position.
+            Action::DropGroup { .. } | Action::Bookmark { .. } | Action::Link { .. } => Vec::new(),
+        }
+    }
+
+    fn classify(&self, error: &DbError) -> ErrorClass {
+        match error.native {
+            codes::DUPLICATE_NAME => ErrorClass::DuplicateName,
+            codes::UNDEFINED_NAME => ErrorClass::UndefinedName,
+            codes::ALREADY_STARTED => ErrorClass::AlreadyStarted,
+            codes::NOT_STARTED => ErrorClass::NotStarted,
+            codes::HANDSHAKE_FAILED => ErrorClass::PeerUnreachable,
+            codes::FLUSH_TIMEOUT => ErrorClass::FlushTimeout,
+            codes::QUERY_TIMEOUT | codes::CONNECTION_REFUSED | codes::LINK_FAILURE => ErrorClass::Transient,
+            _ if error.sqlstate.starts_with("08") => ErrorClass::Transient,
+            _ => ErrorClass::Other,
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! The *decide* stage: a pure function from (configuration, action, observed
+//! state) to a [`Plan`], or a [`Refusal`] before anything is changed.
+//! Procedures follow `spec/aku-behaviour.md` section 5 step by step; the
+//! deliberate additions are documented in `docs/procedures.md`.
+
+use crate::config::{BackendKind, Config};
+use crate::exit_code;
+use crate::lifecycle::plan::{messages, Action, FlushWait, MarkerChange, Phase, Plan, Procedure, Step};
+use crate::lifecycle::state::Observation;
+use crate::topology::{self, Pair, ServerId};
+
+/// What the engine is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Start,
+    End,
+    Clean,
+}
+
+/// Why a procedure was refused. Nothing was changed on any server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("aku -p start was already run on this pod: {marker} exists (duplicate execution). Run aku -p end first to start again.")]
+    DuplicateStart { marker: String },
+    #[error("The MASTER server is detected to have failed. Check and perform a manual recovery.")]
+    MasterFailure,
+    #[error("The SLAVE server is detected to have failed. Check and perform a manual recovery.")]
+    SlaveFailure,
+    #[error(
+        "The MASTER Pod ({host}) is not reachable: a new SLAVE Pod can only be synchronised from it. \
+         Nothing was truncated; start the MASTER Pod first, then run aku -p start again."
+    )]
+    MasterUnreachable { host: String },
+    #[error("Server {server} ({host}) does not meet the requirements of aku: {}", problems.join(" "))]
+    Precondition { server: ServerId, host: String, problems: Vec<String> },
+}
+
+impl Refusal {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Refusal::DuplicateStart { .. } => exit_code::DUPLICATE_START,
+            Refusal::MasterFailure | Refusal::SlaveFailure => exit_code::RECOVERY_REQUIRED,
+            Refusal::MasterUnreachable { .. } => exit_code::PEER_REQUIRED,
+            Refusal::Precondition { .. } => exit_code::PRECONDITION,
+        }
+    }
+}
+
+/// Decides the procedure for `intent` on server `obs.me`.
+pub fn decide(config: &Config, intent: Intent, obs: &Observation, marker: &str) -> Result<Plan, Refusal> {
+    let ctx = Ctx { config, obs, me: obs.me };
+    if intent == Intent::Start {
+        if obs.marker_present {
+            return Err(Refusal::DuplicateStart { marker: marker.to_owned() });
+        }
+        ctx.check_preconditions()?;
+    }
+    Ok(match intent {
+        Intent::Start if ctx.me.is_master() => ctx.master_start()?,
+        Intent::Start => ctx.slave_start()?,
+        Intent::End => ctx.end(),
+        Intent::Clean => ctx.clean(),
+    })
+}
+
+struct Ctx<'a> {
+    config: &'a Config,
+    obs: &'a Observation,
+    me: ServerId,
+}
+
+/// Builds phases, dropping empty ones.
+#[derive(Default)]
+struct PhaseList(Vec<Phase>);
+
+impl PhaseList {
+    fn push(&mut self, (begin, end): (&'static str, &'static str), steps: Vec<Step>) {
+        if !steps.is_empty() {
+            self.0.push(Phase { begin, end, steps });
+        }
+    }
+}
+
+impl Ctx<'_> {
+    fn groups(&self) -> std::ops::Range<usize> {
+        0..self.config.groups.len()
+    }
+
+    fn name(&self, group: usize, pair: Pair) -> String {
+        topology::replication_name(&self.config.groups[group].prefix, pair)
+    }
+
+    fn my_pairs(&self) -> Vec<Pair> {
+        topology::pairs_of(self.me, self.config.server_count)
+    }
+
+    /// Every (group, pair) of this server, group by group.
+    fn my_objects(&self) -> Vec<(usize, Pair)> {
+        self.groups().flat_map(|g| self.my_pairs().into_iter().map(move |p| (g, p))).collect()
+    }
+
+    fn state_on(&self, server: ServerId, group: usize, pair: Pair) -> Option<crate::lifecycle::ReplicationState> {
+        self.obs.server(server).map(|s| s.replication(&self.name(group, pair)))
+    }
+
+    fn local(&self, group: usize, pair: Pair) -> crate::lifecycle::ReplicationState {
+        self.obs.local.replication(&self.name(group, pair))
+    }
+
+    /// True when `server` is reachable and holds the object.
+    fn has_object(&self, server: ServerId, group: usize, pair: Pair) -> bool {
+        self.state_on(server, group, pair).is_some_and(|s| s.exists)
+    }
+
+    fn step(server: ServerId, action: Action) -> Step {
+        Step { server, action }
+    }
+
+    fn check_preconditions(&self) -> Result<(), Refusal> {
+        // The local server, and the master for a slave (it is the copy source).
+        let mut servers = vec![self.me];
+        if !self.me.is_master() {
+            servers.push(ServerId::MASTER);
+        }
+        for server in servers {
+            if let Some(state) = self.obs.server(server) {
+                if !state.problems.is_empty() {
+                    return Err(Refusal::Precondition {
+                        server,
+                        host: topology::host_of(self.config, server),
+                        problems: state.problems.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_wait_at_start(&self) -> FlushWait {
+        match self.config.flush_timeout_at_start_s {
+            0 => FlushWait::All,
+            t => FlushWait::Wait(t),
+        }
+    }
+
+    /// Create each missing local object.
+    fn create_missing(&self) -> Vec<Step> {
+        self.my_objects()
+            .into_iter()
+            .filter(|&(g, p)| !self.local(g, p).exists)
+            .map(|(group, pair)| Self::step(self.me, Action::Create { group, pair }))
+            .collect()
+    }
+
+    /// Start `pair` here (always; tolerated when the peer is absent) and on the peer when it holds the object.
+    fn start_both_sides(&self, group: usize, pair: Pair, out: &mut Vec<Step>) {
+        let peer = pair.other(self.me);
+        let peer_present = self.obs.reachable(peer);
+        out.push(Self::step(self.me, Action::Start { group, pair, peer_present }));
+        if self.has_object(peer, group, pair) {
+            out.push(Self::step(peer, Action::Start { group, pair, peer_present: true }));
+        }
+    }
+
+    fn finish_start(&self, phases: &mut PhaseList, delay: bool) {
+        if delay && self.config.delay_start_complete_s > 0 {
+            let seconds = self.config.delay_start_complete_s;
+            phases.push(messages::DELAY, vec![Self::step(self.me, Action::Delay { seconds })]);
+        }
+        phases.push(messages::OPEN, vec![Self::step(self.me, Action::OpenForApplications)]);
+    }
+
+    /// Spec 5.1.
+    fn master_start(&self) -> Result<Plan, Refusal> {
+        // Step 6 first: refuse before changing anything.
+        for (group, pair) in self.my_objects() {
+            let peer_live = self.state_on(pair.other(self.me), group, pair).is_some_and(super::state::ReplicationState::live);
+            if peer_live && !self.local(group, pair).live() {
+                return Err(Refusal::MasterFailure);
+            }
+        }
+        let mut phases = PhaseList::default();
+        phases.push(messages::CREATE, self.create_missing());
+        let mut start = Vec::new();
+        for (group, pair) in self.my_objects() {
+            self.start_both_sides(group, pair, &mut start);
+        }
+        phases.push(messages::START, start);
+        if self.config.flush_at_start {
+            let wait = self.flush_wait_at_start();
+            let flush = self
+                .my_objects()
+                .into_iter()
+                .filter(|&(g, p)| self.local(g, p).live() && self.obs.reachable(p.other(self.me)))
+                .map(|(group, pair)| Self::step(self.me, Action::Flush { group, pair, wait }))
+                .collect();
+            phases.push(messages::FLUSH, flush);
+        }
+        self.finish_start(&mut phases, false);
+        Ok(Plan { procedure: Procedure::MasterStart, announcement: messages::MASTER_START, phases: phases.0, marker: MarkerChange::Write })
+    }
+
+    /// Spec 5.2 / 5.3: choose between a fresh and a non-reset start. The link
+    /// to the master counts as live only when its copy finished (`ready`): an
+    /// interrupted sync is redone, never taken for finished.
+    fn slave_start(&self) -> Result<Plan, Refusal> {
+        let master_pair = Pair::new(ServerId::MASTER, self.me);
+        let master_link_live = self.groups().all(|g| {
+            let s = self.local(g, master_pair);
+            s.live() && s.ready
+        });
+        let other_live = self.my_objects().into_iter().any(|(g, p)| p != master_pair && self.local(g, p).live());
+        if master_link_live {
+            Ok(self.slave_start_non_reset())
+        } else if other_live {
+            Err(Refusal::SlaveFailure)
+        } else {
+            self.slave_start_fresh()
+        }
+    }
+
+    /// Spec 5.2, with the join window closed where the backend supports it.
+    fn slave_start_fresh(&self) -> Result<Plan, Refusal> {
+        let master = ServerId::MASTER;
+        if !self.obs.reachable(master) {
+            return Err(Refusal::MasterUnreachable { host: topology::host_of(self.config, master) });
+        }
+        let master_pair = Pair::new(master, self.me);
+        let bookmarks = self.config.backend == BackendKind::Postgresql;
+        let running_peers: Vec<ServerId> =
+            self.obs.reachable_peers().into_iter().filter(|&k| k != master).collect();
+        let mut phases = PhaseList::default();
+
+        // Repair what an interrupted earlier attempt left running on this pod.
+        let stop_local: Vec<Step> = self
+            .my_objects()
+            .into_iter()
+            .filter(|&(g, p)| self.local(g, p).started)
+            .map(|(group, pair)| Self::step(self.me, Action::Stop { group, pair }))
+            .collect();
+        phases.push(messages::STOP, stop_local);
+        phases.push(messages::CREATE, self.create_missing());
+        phases.push(messages::TRUNCATE, self.groups().map(|group| Self::step(self.me, Action::Truncate { group })).collect());
+
+        // The master's side of the pair must start from scratch for a new copy.
+        let mut master_repair_stop = Vec::new();
+        let mut master_repair_reset = Vec::new();
+        for group in self.groups() {
+            if let Some(s) = self.state_on(master, group, master_pair) {
+                if s.started {
+                    master_repair_stop.push(Self::step(master, Action::Stop { group, pair: master_pair }));
+                }
+                if s.live() {
+                    master_repair_reset.push(Self::step(master, Action::Reset { group, pair: master_pair }));
+                }
+            }
+        }
+        phases.push(messages::STOP, master_repair_stop);
+        phases.push(messages::RESET, master_repair_reset);
+
+        if bookmarks {
+            let steps = self
+                .groups()
+                .flat_map(|group| {
+                    running_peers
+                        .iter()
+                        .filter(move |&&k| self.has_object(k, group, Pair::new(k, self.me)))
+                        .map(move |&k| Self::step(k, Action::Bookmark { group, joiner: self.me }))
+                })
+                .collect();
+            phases.push(messages::BOOKMARK, steps);
+        }
+        phases.push(
+            messages::SYNC,
+            self.groups().map(|group| Self::step(master, Action::Sync { group, pair: master_pair })).collect(),
+        );
+
+        let mut start = Vec::new();
+        let mut link = Vec::new();
+        for group in self.groups() {
+            start.push(Self::step(self.me, Action::Start { group, pair: master_pair, peer_present: true }));
+            for pair in self.my_pairs().into_iter().filter(|&p| p != master_pair) {
+                let peer = pair.other(self.me);
+                if bookmarks && running_peers.contains(&peer) && self.has_object(peer, group, pair) {
+                    link.push(Self::step(self.me, Action::Link { group, peer, joiner: self.me }));
+                    start.push(Self::step(peer, Action::Start { group, pair, peer_present: true }));
+                } else {
+                    self.start_both_sides(group, pair, &mut start);
+                }
+            }
+        }
+        phases.push(messages::LINK, link);
+        phases.push(messages::START, start);
+        self.finish_start(&mut phases, true);
+        Ok(Plan { procedure: Procedure::SlaveStartFresh, announcement: messages::SLAVE_START, phases: phases.0, marker: MarkerChange::Write })
+    }
+
+    /// Spec 5.3.
+    fn slave_start_non_reset(&self) -> Plan {
+        let mut phases = PhaseList::default();
+        phases.push(messages::CREATE, self.create_missing());
+        let mut start = Vec::new();
+        for (group, pair) in self.my_objects() {
+            self.start_both_sides(group, pair, &mut start);
+        }
+        phases.push(messages::START, start);
+        if self.config.flush_at_start {
+            let connected: Vec<(usize, Pair)> =
+                self.my_objects().into_iter().filter(|&(_, p)| self.obs.reachable(p.other(self.me))).collect();
+            let local = connected
+                .iter()
+                .map(|&(group, pair)| Self::step(self.me, Action::Flush { group, pair, wait: FlushWait::All }))
+                .collect();
+            phases.push(messages::FLUSH, local);
+            let wait = self.flush_wait_at_start();
+            let peers = connected
+                .iter()
+                .filter(|&&(g, p)| self.has_object(p.other(self.me), g, p))
+                .map(|&(group, pair)| Self::step(pair.other(self.me), Action::Flush { group, pair, wait }))
+                .collect();
+            phases.push(messages::FLUSH, peers);
+        }
+        self.finish_start(&mut phases, false);
+        Plan { procedure: Procedure::SlaveStartNonReset, announcement: messages::SLAVE_START, phases: phases.0, marker: MarkerChange::Write }
+    }
+
+    /// Steps of `action` on this server for each existing local object, and on
+    /// each reachable peer that holds the object.
+    fn both_sides(&self, make: impl Fn(usize, Pair) -> Action) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for (group, pair) in self.my_objects() {
+            if self.local(group, pair).exists {
+                steps.push(Self::step(self.me, make(group, pair)));
+            }
+            let peer = pair.other(self.me);
+            if self.has_object(peer, group, pair) {
+                steps.push(Self::step(peer, make(group, pair)));
+            }
+        }
+        steps
+    }
+
+    /// Spec 5.4.
+    fn end(&self) -> Plan {
+        let mut phases = PhaseList::default();
+        if self.config.flush_at_end {
+            let flush = self
+                .my_objects()
+                .into_iter()
+                .filter(|&(g, p)| self.local(g, p).started && self.obs.reachable(p.other(self.me)))
+                .map(|(group, pair)| Self::step(self.me, Action::Flush { group, pair, wait: FlushWait::All }))
+                .collect();
+            phases.push(messages::FLUSH, flush);
+        }
+        phases.push(messages::STOP, self.both_sides(|group, pair| Action::Stop { group, pair }));
+        if self.config.replication_reset_at_end {
+            phases.push(messages::RESET, self.both_sides(|group, pair| Action::Reset { group, pair }));
+        }
+        let announcement = messages::END;
+        Plan { procedure: Procedure::End, announcement, phases: phases.0, marker: MarkerChange::Remove }
+    }
+
+    /// Spec 5.5. Peers are reset as well as stopped, so that they stop retaining
+    /// log for this pod (a stopped but not reset replication keeps its restart point).
+    fn clean(&self) -> Plan {
+        let mut phases = PhaseList::default();
+        phases.push(messages::STOP, self.both_sides(|group, pair| Action::Stop { group, pair }));
+        let peer_reset = self
+            .both_sides(|group, pair| Action::Reset { group, pair })
+            .into_iter()
+            .filter(|s| s.server != self.me)
+            .collect();
+        phases.push(messages::RESET, peer_reset);
+        let mut drop: Vec<Step> = self
+            .my_objects()
+            .into_iter()
+            .filter(|&(g, p)| self.local(g, p).exists)
+            .map(|(group, pair)| Self::step(self.me, Action::Drop { group, pair }))
+            .collect();
+        drop.extend(self.groups().map(|group| Self::step(self.me, Action::DropGroup { group })));
+        phases.push(messages::DROP, drop);
+        Plan { procedure: Procedure::Clean, announcement: messages::CLEAN, phases: phases.0, marker: MarkerChange::Remove }
+    }
+}

@@ -1,0 +1,137 @@
+//! The *observe* stage: connect to this pod's server (retrying) and to every
+//! peer in parallel, each under its own deadline, and read the replication state
+//! of every reachable server. An absent peer is a normal outcome.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::backend::Backend;
+use crate::config::Config;
+use crate::emit;
+use crate::lifecycle::events::EventSink;
+use crate::lifecycle::state::{Absence, Observation, PeerState};
+use crate::lifecycle::ProcedureError;
+use crate::odbc::Session;
+use crate::topology::{self, ServerId};
+
+/// A session shared between the steps that run on one server (one at a time).
+pub type SharedSession = Arc<Mutex<Box<dyn Session>>>;
+
+/// Open sessions by server.
+pub type Sessions = BTreeMap<ServerId, SharedSession>;
+
+/// Opens sessions. The real connector resolves the name under a deadline and
+/// connects through ODBC; tests script it.
+pub trait Connector: Send + Sync {
+    /// Connects to `server` at `host`, or says why it is absent. Must return
+    /// within a bounded time (name resolution and login are both bounded).
+    fn connect(&self, server: ServerId, host: &str) -> Result<Box<dyn Session>, Absence>;
+}
+
+/// Client-side deadline for connecting to and observing one peer.
+pub const PEER_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Observes the cluster from server `me`. Fails only when this pod's own server
+/// cannot be reached or read.
+pub fn observe(
+    config: &Config,
+    backend: &Arc<dyn Backend>,
+    connector: &Arc<dyn Connector>,
+    me: ServerId,
+    marker_present: bool,
+    sink: &Arc<dyn EventSink>,
+) -> Result<(Observation, Sessions), ProcedureError> {
+    const FUNC: &str = "akuObserve";
+    let mut sessions = Sessions::new();
+    let local_host = topology::host_of(config, me);
+    let mut local = connect_local(config, connector.as_ref(), me, &local_host, sink.as_ref())?;
+    let local_state = backend
+        .observe(config, me, local.as_mut())
+        .map_err(|error| ProcedureError::LocalUnreadable { host: local_host.clone(), error })?;
+    sessions.insert(me, Arc::new(Mutex::new(local)));
+
+    let (tx, rx) = mpsc::channel();
+    let peers = topology::peers_of(me, config.server_count);
+    for &peer in &peers {
+        let (tx, config, backend, connector) = (tx.clone(), config.clone(), Arc::clone(backend), Arc::clone(connector));
+        std::thread::spawn(move || {
+            let host = topology::host_of(&config, peer);
+            let result = connector.connect(peer, &host).and_then(|mut session| {
+                match backend.observe(&config, peer, session.as_mut()) {
+                    Ok(state) => Ok((session, state)),
+                    Err(e) => Err(Absence::ConnectFailed(format!("connected, but reading its state failed: {e}"))),
+                }
+            });
+            let _ = tx.send((peer, result));
+        });
+    }
+    drop(tx);
+
+    let deadline = Instant::now() + PEER_DEADLINE;
+    let mut results: BTreeMap<ServerId, PeerState> = BTreeMap::new();
+    while results.len() < peers.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok((peer, result)) = rx.recv_timeout(left) else { break };
+        let state = match result {
+            Ok((session, state)) => {
+                sessions.insert(peer, Arc::new(Mutex::new(session)));
+                PeerState::Reachable(state)
+            }
+            Err(absence) => PeerState::Absent(absence),
+        };
+        results.insert(peer, state);
+    }
+    for &peer in &peers {
+        results.entry(peer).or_insert_with(|| {
+            PeerState::Absent(Absence::Unanswered(format!("no answer within {} s", PEER_DEADLINE.as_secs())))
+        });
+    }
+    for (&peer, state) in &results {
+        let host = topology::host_of(config, peer);
+        match state {
+            PeerState::Reachable(_) => emit!(sink, Info, FUNC, Some(peer), None, "Connected to peer {host}."),
+            PeerState::Absent(a @ Absence::Unanswered(_)) => {
+                emit!(sink, Warn, FUNC, Some(peer), None, "Peer {host} did not answer: {}. Treated as absent.", a.detail());
+            }
+            PeerState::Absent(a) => emit!(sink, Info, FUNC, Some(peer), None, "Peer {host} is absent: {}.", a.detail()),
+        }
+    }
+    let obs = Observation { me, marker_present, local: local_state, peers: results };
+    Ok((obs, sessions))
+}
+
+fn connect_local(
+    config: &Config,
+    connector: &dyn Connector,
+    me: ServerId,
+    host: &str,
+    sink: &dyn EventSink,
+) -> Result<Box<dyn Session>, ProcedureError> {
+    let attempts = config.address_check_count.max(1);
+    let mut last = None;
+    for attempt in 1..=attempts {
+        match connector.connect(me, host) {
+            Ok(session) => {
+                emit!(sink, Info, "akuObserve", Some(me), None, "Connected to the local server {host}.");
+                return Ok(session);
+            }
+            Err(absence) => {
+                emit!(
+                    sink, Info, "akuObserve", Some(me), None,
+                    "Local server {host} not reachable yet (attempt {attempt}/{attempts}): {}.", absence.detail()
+                );
+                last = Some(absence);
+                if attempt < attempts {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+    Err(ProcedureError::LocalUnreachable {
+        host: host.to_owned(),
+        attempts,
+        reason: last.map(|a| a.detail().to_owned()).unwrap_or_default(),
+    })
+}

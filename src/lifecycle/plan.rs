@@ -1,0 +1,164 @@
+//! A plan: the procedure the *decide* stage chose and its ordered phases of
+//! steps, in domain words. Backends turn each step into SQL
+//! ([`crate::backend::Backend::expand`]); the *execute* stage runs them.
+//!
+//! Ordering rules: phases run one after another; within a phase, steps on
+//! different servers run concurrently and steps on the same server run in order.
+
+use serde::Serialize;
+
+use crate::topology::{Pair, ServerId};
+
+/// The procedure chosen for this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Procedure {
+    /// `start` on the master pod (spec 5.1).
+    MasterStart,
+    /// `start` on a slave pod, first time or after a completed `end` (spec 5.2).
+    SlaveStartFresh,
+    /// `start` on a slave pod whose replications were not reset (spec 5.3).
+    SlaveStartNonReset,
+    /// `end` (spec 5.4).
+    End,
+    /// `clean` (spec 5.5).
+    Clean,
+}
+
+impl Procedure {
+    /// A short human name, used in dry-run output.
+    pub fn title(self) -> &'static str {
+        match self {
+            Procedure::MasterStart => "start on the MASTER Pod",
+            Procedure::SlaveStartFresh => "start on a SLAVE Pod (fresh: truncate and sync from the MASTER)",
+            Procedure::SlaveStartNonReset => "start on a SLAVE Pod (replications not reset: no truncation)",
+            Procedure::End => "end",
+            Procedure::Clean => "clean",
+        }
+    }
+}
+
+/// How a FLUSH waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlushWait {
+    /// `FLUSH ALL`: until everything logged so far is sent (bounded by `AKU_QUERY_TIMEOUT`).
+    All,
+    /// `FLUSH WAIT n`: at most `n` seconds; running out is a warning, not a failure.
+    Wait(u32),
+}
+
+/// One step: what to do, and the server whose replication it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub server: ServerId,
+    pub action: Action,
+}
+
+/// The domain actions a backend knows how to perform. `group` indexes
+/// [`crate::config::Config::groups`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Create the replication object of `pair` on `server` (skip if it exists).
+    Create { group: usize, pair: Pair },
+    /// Start the replication of `pair` on `server`. `peer_present` tells whether
+    /// the other server answered; starting towards an absent peer fails
+    /// harmlessly (it is started later by that peer's own start).
+    Start { group: usize, pair: Pair, peer_present: bool },
+    /// On the master: copy the group's tables to the new slave `pair.high` and
+    /// start the replication (Altibase `SYNC PARALLEL n`).
+    Sync { group: usize, pair: Pair },
+    /// Before a join's copy, on running peer `server`: record the position from
+    /// which `joiner` must receive `server`'s changes and hold the master's
+    /// replication from `server` at a known point (closes the join window; see
+    /// `docs/architecture.md`). Only planned for backends that support it.
+    Bookmark { group: usize, joiner: ServerId },
+    /// After a join's copy, for running peer `peer`: start `joiner`'s replication
+    /// from `peer` at the bookmark and release the master's replication from `peer`.
+    Link { group: usize, peer: ServerId, joiner: ServerId },
+    /// Flush the replication of `pair` on `server` (send what it has not sent).
+    Flush { group: usize, pair: Pair, wait: FlushWait },
+    /// Stop the replication of `pair` on `server`.
+    Stop { group: usize, pair: Pair },
+    /// Reset the replication of `pair` on `server` (forget its restart point).
+    Reset { group: usize, pair: Pair },
+    /// Drop the replication object of `pair` on `server`.
+    Drop { group: usize, pair: Pair },
+    /// Drop the group-level objects of `server` once none of its pairs remain
+    /// (PostgreSQL: the publication; nothing on Altibase).
+    DropGroup { group: usize },
+    /// Empty the group's target tables on `server`, without replicating the deletion.
+    Truncate { group: usize },
+    /// Let applications in (Altibase `ALTER SYSTEM SET ADMIN_MODE = 0`).
+    OpenForApplications,
+    /// Wait `seconds` (`AKU_DELAY_START_COMPLETE_TIME`).
+    Delay { seconds: u32 },
+}
+
+impl Action {
+    /// The group and pair the action concerns, if any (for log fields).
+    pub fn group_pair(&self) -> Option<(usize, Option<Pair>)> {
+        match self {
+            Action::Create { group, pair }
+            | Action::Start { group, pair, .. }
+            | Action::Sync { group, pair }
+            | Action::Flush { group, pair, .. }
+            | Action::Stop { group, pair }
+            | Action::Reset { group, pair }
+            | Action::Drop { group, pair } => Some((*group, Some(*pair))),
+            Action::Bookmark { group, .. } | Action::Link { group, .. } | Action::DropGroup { group } | Action::Truncate { group } => {
+                Some((*group, None))
+            }
+            Action::OpenForApplications | Action::Delay { .. } => None,
+        }
+    }
+}
+
+/// A phase: steps that may run concurrently across servers, framed by the log
+/// lines of the original (`Flush replications.` / `Replication flush has ended.`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Phase {
+    pub begin: &'static str,
+    pub end: &'static str,
+    pub steps: Vec<Step>,
+}
+
+/// What happens to `/tmp/aku_start_completed` after the last phase succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkerChange {
+    Write,
+    Remove,
+}
+
+/// The decided procedure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub procedure: Procedure,
+    /// The first log line (`Start as MASTER Pod.`, ...).
+    pub announcement: &'static str,
+    pub phases: Vec<Phase>,
+    pub marker: MarkerChange,
+}
+
+/// The framing lines of every phase kind.
+pub mod messages {
+    pub const CREATE: (&str, &str) = ("Create replications.", "Replication creation has ended.");
+    pub const TRUNCATE: (&str, &str) = ("Truncate tables for replications.", "Table truncation has ended.");
+    pub const BOOKMARK: (&str, &str) = ("Bookmark running peers for the join.", "Peer bookmarking has ended.");
+    pub const SYNC: (&str, &str) = ("Sync tables from MASTER Server.", "Replication sync has ended.");
+    pub const START: (&str, &str) = ("Start replications.", "Replication start has ended.");
+    pub const LINK: (&str, &str) = ("Link running peers from their bookmarks.", "Peer linking has ended.");
+    pub const FLUSH: (&str, &str) = ("Flush replications.", "Replication flush has ended.");
+    pub const STOP: (&str, &str) = ("Stop replications.", "Replication stop has ended.");
+    pub const RESET: (&str, &str) = ("Reset replications.", "Replication reset has ended.");
+    pub const DROP: (&str, &str) = ("Drop replications.", "Replication drop has ended.");
+    pub const DELAY: (&str, &str) = ("Delay start completion.", "Start completion delay has ended.");
+    pub const OPEN: (&str, &str) = ("Open the server to applications.", "Server is open to applications.");
+
+    pub const MASTER_START: &str = "Start as MASTER Pod.";
+    pub const SLAVE_START: &str = "Start as SLAVE Pod.";
+    pub const END: &str = "End replications of this Pod.";
+    pub const CLEAN: &str = "Clean replications of this Pod.";
+}

@@ -1,0 +1,234 @@
+//! The table of contents: parse the command line → load and validate the
+//! configuration → resolve this pod's identity → observe the cluster → decide the
+//! procedure → execute → report. Reading files, the hostname and the environment
+//! happens here and nowhere else.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use clap::Parser;
+
+use crate::backend;
+use crate::cli::{Cli, OutputFormat, PodAction};
+use crate::config::{Config, EnvOverrides, PasswordSource, Secret, Syntax};
+use crate::error::Error;
+use crate::lifecycle::{self, marker, Absence, Concurrency, Event, EventLevel, EventSink, Executor, Intent, MarkerChange, PeerState};
+use crate::odbc::connector::OdbcConnector;
+use crate::topology::{self, ServerId};
+use crate::{exit_code, info, logging};
+
+/// Everything aku reads from the process environment, read once.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessEnv {
+    pub aku_conf: Option<String>,
+    pub altibase_home: Option<String>,
+    pub sys_password: Option<String>,
+    pub sys_password_file: Option<String>,
+    /// `AKU_HOSTNAME`: overrides the hostname (tests, or a hostname that is not the pod name).
+    pub hostname_override: Option<String>,
+    pub nls_use: Option<String>,
+    /// `AKU_MARKER_FILE`: overrides `/tmp/aku_start_completed` (tests).
+    pub marker_file: Option<String>,
+}
+
+impl ProcessEnv {
+    pub fn from_process() -> ProcessEnv {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        ProcessEnv {
+            aku_conf: var("AKU_CONF"),
+            altibase_home: var("ALTIBASE_HOME"),
+            sys_password: var("AKU_SYS_PASSWORD"),
+            sys_password_file: var("AKU_SYS_PASSWORD_FILE"),
+            hostname_override: var("AKU_HOSTNAME"),
+            nls_use: var("ALTIBASE_NLS_USE"),
+            marker_file: var("AKU_MARKER_FILE"),
+        }
+    }
+
+    fn overrides(&self) -> EnvOverrides {
+        EnvOverrides {
+            sys_password: self.sys_password.clone(),
+            sys_password_file: self.sys_password_file.clone(),
+            altibase_home: self.altibase_home.clone(),
+        }
+    }
+
+    fn marker(&self) -> PathBuf {
+        PathBuf::from(self.marker_file.as_deref().unwrap_or(marker::DEFAULT_MARKER))
+    }
+}
+
+/// Runs aku with `args` (the first is the program name) and returns the exit code.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    if cli.version {
+        println!("{}", Cli::version_text());
+        return exit_code::SUCCESS;
+    }
+    let env = ProcessEnv::from_process();
+    if cli.info {
+        return match print_info(&cli, &env) {
+            Ok(()) => exit_code::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                e.exit_code()
+            }
+        };
+    }
+    match cli.pod {
+        Some(action) => run_pod(&cli, action, &env),
+        None => exit_code::USAGE,
+    }
+}
+
+/// The configuration path: `--config`, else `AKU_CONF`, else `$ALTIBASE_HOME/conf/aku.conf`.
+pub fn config_path(cli_path: Option<&Path>, env: &ProcessEnv) -> Result<PathBuf, Error> {
+    if let Some(p) = cli_path {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = &env.aku_conf {
+        return Ok(PathBuf::from(p));
+    }
+    match &env.altibase_home {
+        Some(home) => Ok(Path::new(home).join("conf").join("aku.conf")),
+        None => Err(Error::NoConfigPath),
+    }
+}
+
+/// Reads and validates the configuration.
+pub fn load_config(cli_path: Option<&Path>, env: &ProcessEnv) -> Result<Config, Error> {
+    let path = config_path(cli_path, env)?;
+    let bytes = std::fs::read(&path).map_err(|source| Error::Read { what: "configuration file", path: path.clone(), source })?;
+    let file = path.display().to_string();
+    Config::parse_bytes(&bytes, Syntax::for_path(&path), &env.overrides()).map_err(|e| Error::Config(e.with_file(&file)))
+}
+
+/// The password, reading the password file when that is its source.
+pub fn resolve_password(config: &Config) -> Result<Secret, Error> {
+    match &config.password {
+        PasswordSource::Property(s) | PasswordSource::Environment(s) => Ok(s.clone()),
+        PasswordSource::File(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| Error::Read { what: "password file (AKU_SYS_PASSWORD_FILE)", path: path.clone(), source })?;
+            Ok(Secret::new(text.trim_end_matches(['\n', '\r'])))
+        }
+    }
+}
+
+/// This pod's hostname: `AKU_HOSTNAME`, else the kernel's (UTS namespace) hostname.
+pub fn hostname(env: &ProcessEnv) -> String {
+    env.hostname_override.clone().unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
+    })
+}
+
+fn identity(config: &Config, env: &ProcessEnv) -> Result<ServerId, Error> {
+    Ok(topology::server_id_from_hostname(&hostname(env), &config.sts_name, config.server_count)?)
+}
+
+fn print_info(cli: &Cli, env: &ProcessEnv) -> Result<(), Error> {
+    let config = load_config(cli.config.as_deref(), env)?;
+    let password = resolve_password(&config)?;
+    let me = identity(&config, env)?;
+    let text = match cli.output {
+        OutputFormat::Text => info::render_text(&config, me, password.expose(), cli.show_password),
+        OutputFormat::Json => info::render_json(&config, me, password.expose(), cli.show_password),
+    };
+    print!("{text}");
+    Ok(())
+}
+
+/// Turns engine events into log lines.
+struct LogSink {
+    sts: String,
+}
+
+impl EventSink for LogSink {
+    fn emit(&self, e: Event) {
+        let pod = e.pod_name(&self.sts);
+        let repl = e.repl.as_deref().unwrap_or("-");
+        match e.level {
+            EventLevel::Info => tracing::info!(func = e.func, line = e.line, pod, repl, "{}", e.message),
+            EventLevel::Warn => tracing::warn!(func = e.func, line = e.line, pod, repl, "{}", e.message),
+            EventLevel::Error => tracing::error!(func = e.func, line = e.line, pod, repl, "{}", e.message),
+        }
+    }
+}
+
+fn intent_of(action: PodAction) -> Intent {
+    match action.normalized() {
+        PodAction::Start => Intent::Start,
+        PodAction::End | PodAction::Stop => Intent::End,
+        PodAction::Clean => Intent::Clean,
+    }
+}
+
+fn run_pod(cli: &Cli, action: PodAction, env: &ProcessEnv) -> i32 {
+    println!("AKU started with {} option.", action.option_word());
+    logging::init(cli.log_format);
+    match pod_procedure(cli, action, env) {
+        Ok(code) => {
+            println!("AKU run successfully.");
+            code
+        }
+        Err(e) => {
+            tracing::error!(func = "akuMain", pod = "-", repl = "-", "{e}");
+            println!("AKU failed to run.");
+            e.exit_code()
+        }
+    }
+}
+
+fn pod_procedure(cli: &Cli, action: PodAction, env: &ProcessEnv) -> Result<i32, Error> {
+    let config = Arc::new(load_config(cli.config.as_deref(), env)?);
+    let password = resolve_password(&config)?;
+    let me = identity(&config, env)?;
+    let backend = backend::for_config(&config, env.nls_use.clone());
+    let connector: Arc<dyn lifecycle::Connector> =
+        Arc::new(OdbcConnector { config: Arc::clone(&config), backend: Arc::clone(&backend), password });
+    let sink: Arc<dyn EventSink> = Arc::new(LogSink { sts: config.sts_name.clone() });
+    let marker_path = env.marker();
+    let marker_text = marker_path.display().to_string();
+
+    let (obs, sessions) =
+        lifecycle::observe(&config, &backend, &connector, me, marker::exists(&marker_path), &sink)?;
+    let plan = lifecycle::decide(&config, intent_of(action), &obs, &marker_text)?;
+    if cli.dry_run {
+        print!("{}", lifecycle::render::render_plan(&config, backend.as_ref(), &obs, &plan, &marker_text));
+        return Ok(exit_code::SUCCESS);
+    }
+    tracing::info!(func = "akuRun", pod = "-", repl = "-", "{}", plan.announcement);
+    let obs = Arc::new(obs);
+    let executor = Executor {
+        config: Arc::clone(&config),
+        backend,
+        sessions,
+        sink,
+        concurrency: Concurrency::Parallel,
+        interrupted: Arc::new(AtomicBool::new(false)),
+        vars: Arc::new(Mutex::new(std::collections::HashMap::new())),
+    };
+    executor.run(&plan, &obs)?;
+    let marker_result = match plan.marker {
+        MarkerChange::Write => marker::write(&marker_path),
+        MarkerChange::Remove => marker::remove(&marker_path),
+    };
+    marker_result.map_err(|source| lifecycle::ProcedureError::Marker { path: marker_text, source })?;
+    let unanswered = obs.peers.values().any(|p| matches!(p, PeerState::Absent(Absence::Unanswered(_))));
+    if unanswered && intent_of(action) != Intent::Start {
+        return Ok(exit_code::PEER_UNANSWERED);
+    }
+    Ok(exit_code::SUCCESS)
+}
