@@ -438,11 +438,19 @@ impl Backend for Postgres {
         match &step.action {
             Action::Create { group, pair } => {
                 let g = &config.groups[*group];
-                vec![
-                    Op::exec(s, create_publication_sql(g)),
+                let mut ops = Vec::new();
+                // The group's publication, created with the first pair that needs it.
+                let first_missing = topology::pairs_of(s, config.server_count)
+                    .into_iter()
+                    .find(|p| !obs.server(s).is_some_and(|st| st.replication(&topology::replication_name(&g.prefix, *p)).exists));
+                if first_missing == Some(*pair) {
+                    ops.push(Op::exec(s, create_publication_sql(g)));
+                }
+                ops.push(
                     Op::exec(s, create_subscription_sql(config, g, *pair, s))
                         .tolerating(ErrorClass::DuplicateName, Severity::Info, "Subscription already exists; kept as is"),
-                ]
+                );
+                ops
             }
             Action::Start { group, pair, peer_present } => Self::start(config, obs, s, *group, *pair, *peer_present),
             Action::Sync { group, pair } => Self::sync(config, s, *group, *pair),

@@ -382,3 +382,7 @@ impl Ctx<'_> {
         Plan { procedure: Procedure::Clean, announcement: messages::CLEAN, phases: phases.0, marker: MarkerChange::Remove }
     }
 }
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

@@ -1,0 +1,272 @@
+//! The decision function over every combination of: role (master, slave, last
+//! slave), marker present or not, each peer absent / reset / live, this pod's
+//! objects missing / reset / live, and the flags on and off. Each combination is
+//! checked against the rules of `spec/aku-behaviour.md` section 5.
+
+use super::*;
+use crate::config::{PasswordSource, ReplicationGroup, ReplicationItem, Secret};
+use crate::lifecycle::state::{Absence, PeerState, ReplicationState, ServerState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    Absent,
+    Reset,
+    Live,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Local {
+    Missing,
+    Reset,
+    Live,
+}
+
+const COUNT: u8 = 4;
+
+fn config(backend: BackendKind, flags: u8) -> Config {
+    Config {
+        sts_name: "sts".into(),
+        svc_name: "svc".into(),
+        server_count: COUNT,
+        sys_user: "SYS".into(),
+        password: PasswordSource::Property(Secret::new("x")),
+        port_no: 20300,
+        replication_port_no: 20301,
+        query_timeout_s: 3600,
+        query_retry_count: 5,
+        query_retry_delay_ms: 1000,
+        address_check_count: 30,
+        flush_at_start: flags & 1 != 0,
+        flush_timeout_at_start_s: 300,
+        delay_start_complete_s: if flags & 8 != 0 { 2 } else { 0 },
+        flush_at_end: flags & 2 != 0,
+        replication_reset_at_end: flags & 4 != 0,
+        backend,
+        database: "postgres".into(),
+        odbc_driver: "driver".into(),
+        groups: vec![ReplicationGroup {
+            prefix: "P".into(),
+            sync_parallel_count: 1,
+            items: vec![ReplicationItem { user: "SYS".into(), table: "T1".into(), partition: None }],
+        }],
+    }
+}
+
+fn state(exists: bool, live: bool) -> ReplicationState {
+    ReplicationState { exists, started: live, reset: !live, ready: exists }
+}
+
+fn server_state(id: ServerId, f: impl Fn(ServerId) -> ReplicationState) -> ServerState {
+    let mut s = ServerState::default();
+    for pair in topology::pairs_of(id, COUNT) {
+        s.replications.insert(topology::replication_name("P", pair), f(pair.other(id)));
+    }
+    s
+}
+
+/// Builds an observation: this pod's objects are `local`; each peer's object of
+/// its pair with this pod is `peers[i]`, its other objects live.
+fn observation(me: ServerId, marker: bool, local: Local, peers: &[Peer]) -> Observation {
+    let local_state = server_state(me, |_| match local {
+        Local::Missing => ReplicationState::MISSING,
+        Local::Reset => state(true, false),
+        Local::Live => state(true, true),
+    });
+    let others = topology::peers_of(me, COUNT);
+    let peers = others
+        .iter()
+        .zip(peers)
+        .map(|(&id, &p)| {
+            let ps = match p {
+                Peer::Absent => PeerState::Absent(Absence::NotResolved("gone".into())),
+                Peer::Reset | Peer::Live => PeerState::Reachable(server_state(id, |other| {
+                    if other == me { state(true, p == Peer::Live) } else { state(true, true) }
+                })),
+            };
+            (id, ps)
+        })
+        .collect();
+    Observation { me, marker_present: marker, local: local_state, peers }
+}
+
+fn all_peer_combinations() -> Vec<Vec<Peer>> {
+    let kinds = [Peer::Absent, Peer::Reset, Peer::Live];
+    let mut out = vec![vec![]];
+    for _ in 0..COUNT - 1 {
+        out = out.into_iter().flat_map(|v| kinds.iter().map(move |k| [v.clone(), vec![*k]].concat())).collect();
+    }
+    out
+}
+
+fn phases_named(plan: &Plan, begin: &str) -> usize {
+    plan.phases.iter().filter(|p| p.begin == begin).count()
+}
+
+fn actions(plan: &Plan) -> impl Iterator<Item = &Step> {
+    plan.phases.iter().flat_map(|p| p.steps.iter())
+}
+
+#[test]
+fn every_combination_follows_the_procedures() {
+    let mut checked = 0;
+    for backend in [BackendKind::Altibase, BackendKind::Postgresql] {
+        for flags in 0..16u8 {
+            let config = config(backend, flags);
+            for me in [0u8, 1, 3] {
+                let me = ServerId(me);
+                for marker in [false, true] {
+                    for local in [Local::Missing, Local::Reset, Local::Live] {
+                        for peers in all_peer_combinations() {
+                            let obs = observation(me, marker, local, &peers);
+                            for intent in [Intent::Start, Intent::End, Intent::Clean] {
+                                check(&config, &obs, intent, local, &peers);
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 16 * 3 * 2 * 3 * 27 * 3);
+}
+
+fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers: &[Peer]) {
+    let me = obs.me;
+    let ctx = format!("{intent:?} on {me}, marker {}, local {local:?}, peers {peers:?}, {config:?}", obs.marker_present);
+    let peer_of = |id: ServerId| topology::peers_of(me, COUNT).iter().position(|&p| p == id).map(|i| peers[i]);
+    let master_peer = peer_of(ServerId::MASTER);
+    let result = decide(config, intent, obs, "/tmp/aku_start_completed");
+
+    // Refusals, checked before anything else.
+    if intent == Intent::Start && obs.marker_present {
+        assert!(matches!(result, Err(Refusal::DuplicateStart { .. })), "{ctx}");
+        return;
+    }
+    if intent == Intent::Start && me.is_master() && peers.contains(&Peer::Live) && local != Local::Live {
+        assert_eq!(result, Err(Refusal::MasterFailure), "{ctx}");
+        return;
+    }
+    if intent == Intent::Start && !me.is_master() && local != Local::Live && master_peer == Some(Peer::Absent) {
+        assert!(matches!(result, Err(Refusal::MasterUnreachable { .. })), "{ctx}");
+        return;
+    }
+    let plan = result.unwrap_or_else(|e| panic!("unexpected refusal {e:?}: {ctx}"));
+
+    // No step ever runs on an absent server; steps on a peer concern its pair with this pod.
+    for step in actions(&plan) {
+        assert!(obs.reachable(step.server), "step on absent server {}: {ctx}", step.server);
+        if let Some((_, Some(pair))) = step.action.group_pair() {
+            assert!(pair.contains(me), "{ctx}");
+        }
+    }
+    let truncates = actions(&plan).filter(|s| matches!(s.action, Action::Truncate { .. })).count();
+    let syncs: Vec<&Step> = actions(&plan).filter(|s| matches!(s.action, Action::Sync { .. })).collect();
+    match intent {
+        Intent::Start => {
+            assert_eq!(plan.marker, MarkerChange::Write, "{ctx}");
+            let fresh_slave = !me.is_master() && local != Local::Live;
+            let expected = match (me.is_master(), fresh_slave) {
+                (true, _) => Procedure::MasterStart,
+                (false, true) => Procedure::SlaveStartFresh,
+                (false, false) => Procedure::SlaveStartNonReset,
+            };
+            assert_eq!(plan.procedure, expected, "{ctx}");
+            // Only a fresh slave truncates, and it then syncs from the master.
+            assert_eq!(truncates, usize::from(fresh_slave), "{ctx}");
+            assert_eq!(syncs.len(), usize::from(fresh_slave), "{ctx}");
+            assert!(syncs.iter().all(|s| s.server == ServerId::MASTER), "{ctx}");
+            // Objects are created only when missing.
+            let creates = actions(&plan).filter(|s| matches!(s.action, Action::Create { .. })).count();
+            assert_eq!(creates, if local == Local::Missing { usize::from(COUNT) - 1 } else { 0 }, "{ctx}");
+            // Every own replication is started here (or linked from a bookmark).
+            let own_starts = actions(&plan)
+                .filter(|s| s.server == me && matches!(s.action, Action::Start { .. } | Action::Link { .. }))
+                .count();
+            assert_eq!(own_starts, usize::from(COUNT) - 1, "{ctx}");
+            // The last step lets applications in; a slave's fresh start may delay it.
+            let last = plan.phases.last().unwrap();
+            assert_eq!(last.steps, vec![Step { server: me, action: Action::OpenForApplications }], "{ctx}");
+            let delays = phases_named(&plan, messages::DELAY.0);
+            assert_eq!(delays, usize::from(fresh_slave && config.delay_start_complete_s > 0), "{ctx}");
+            // Flushing at start: only when restarting with live state and the flag is on.
+            let flushes = actions(&plan).filter(|s| matches!(s.action, Action::Flush { .. })).count();
+            if !config.flush_at_start || fresh_slave {
+                assert_eq!(flushes, 0, "{ctx}");
+            }
+            if config.flush_at_start && !me.is_master() && !fresh_slave {
+                let connected = peers.iter().filter(|p| **p != Peer::Absent).count();
+                assert_eq!(flushes, 2 * connected, "local FLUSH ALL plus the peer's flush per connected peer: {ctx}");
+            }
+            // Bookmarks only on PostgreSQL, one per running non-master peer.
+            let bookmarks = actions(&plan).filter(|s| matches!(s.action, Action::Bookmark { .. })).count();
+            if fresh_slave && config.backend == BackendKind::Postgresql {
+                let running = topology::peers_of(me, COUNT)
+                    .into_iter()
+                    .filter(|&p| !p.is_master() && peer_of(p) != Some(Peer::Absent))
+                    .count();
+                assert_eq!(bookmarks, running, "{ctx}");
+            } else {
+                assert_eq!(bookmarks, 0, "{ctx}");
+            }
+        }
+        Intent::End => {
+            assert_eq!(plan.procedure, Procedure::End, "{ctx}");
+            assert_eq!(plan.marker, MarkerChange::Remove, "{ctx}");
+            assert_eq!(truncates + syncs.len(), 0, "{ctx}");
+            let exists = local != Local::Missing;
+            let reachable_with_object = peers.iter().filter(|p| **p != Peer::Absent).count();
+            let stops = actions(&plan).filter(|s| matches!(s.action, Action::Stop { .. })).count();
+            let own = if exists { usize::from(COUNT) - 1 } else { 0 };
+            assert_eq!(stops, own + reachable_with_object, "{ctx}");
+            let resets = actions(&plan).filter(|s| matches!(s.action, Action::Reset { .. })).count();
+            assert_eq!(resets, if config.replication_reset_at_end { own + reachable_with_object } else { 0 }, "{ctx}");
+            let flushes = actions(&plan).filter(|s| matches!(s.action, Action::Flush { .. })).count();
+            let expect_flush = if config.flush_at_end && local == Local::Live { reachable_with_object } else { 0 };
+            assert_eq!(flushes, expect_flush, "{ctx}");
+            // Flush before stop before reset.
+            let order: Vec<&str> = plan.phases.iter().map(|p| p.begin).collect();
+            let mut sorted = order.clone();
+            sorted.sort_by_key(|b| [messages::FLUSH.0, messages::STOP.0, messages::RESET.0].iter().position(|x| x == b));
+            assert_eq!(order, sorted, "{ctx}");
+        }
+        Intent::Clean => {
+            assert_eq!(plan.procedure, Procedure::Clean, "{ctx}");
+            assert_eq!(plan.marker, MarkerChange::Remove, "{ctx}");
+            let drops = actions(&plan).filter(|s| matches!(s.action, Action::Drop { .. })).count();
+            assert_eq!(drops, if local == Local::Missing { 0 } else { usize::from(COUNT) - 1 }, "{ctx}");
+            // Peers are stopped and reset, never dropped.
+            assert!(actions(&plan).filter(|s| s.server != me).all(|s| matches!(s.action, Action::Stop { .. } | Action::Reset { .. })), "{ctx}");
+        }
+    }
+}
+
+#[test]
+fn slave_with_master_link_reset_and_other_links_live_is_a_slave_failure() {
+    let config = config(BackendKind::Altibase, 0b111);
+    let me = ServerId(2);
+    let mut obs = observation(me, false, Local::Live, &[Peer::Live, Peer::Live, Peer::Absent]);
+    obs.local.replications.insert("P_02".into(), state(true, false));
+    assert_eq!(decide(&config, Intent::Start, &obs, "m"), Err(Refusal::SlaveFailure));
+    assert_eq!(
+        Refusal::SlaveFailure.to_string(),
+        "The SLAVE server is detected to have failed. Check and perform a manual recovery."
+    );
+    assert_eq!(
+        Refusal::MasterFailure.to_string(),
+        "The MASTER server is detected to have failed. Check and perform a manual recovery."
+    );
+}
+
+#[test]
+fn an_unfinished_copy_is_redone_not_taken_for_finished() {
+    let config = config(BackendKind::Postgresql, 0b111);
+    let me = ServerId(1);
+    let mut obs = observation(me, false, Local::Reset, &[Peer::Live, Peer::Absent, Peer::Absent]);
+    obs.local.replications.insert("P_01".into(), ReplicationState { exists: true, started: true, reset: false, ready: false });
+    let plan = decide(&config, Intent::Start, &obs, "m").unwrap();
+    assert_eq!(plan.procedure, Procedure::SlaveStartFresh);
+    // The running copy is stopped first, and the master's side is reset before the new copy.
+    assert_eq!(plan.phases[0].steps[0], Step { server: me, action: Action::Stop { group: 0, pair: Pair::new(ServerId(0), me) } });
+    assert!(actions(&plan).any(|s| s.server == ServerId(0) && matches!(s.action, Action::Reset { .. })));
+}

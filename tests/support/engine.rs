@@ -1,0 +1,248 @@
+//! Engine harness for transcripts: a scripted observation, a recording session
+//! per reachable server, the real decide and execute stages, and a text rendering
+//! of what every server received plus the log lines.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use aku::backend::{self, Backend};
+use aku::config::{BackendKind, Config, PasswordSource, ReplicationGroup, ReplicationItem, Secret};
+use aku::lifecycle::{
+    self, Absence, CollectingSink, Concurrency, EventSink, Executor, Intent, MarkerChange, Observation, PeerState,
+    ReplicationState, ServerState, Sessions,
+};
+use aku::odbc::recording::{Recording, RecordingSession, Responder};
+use aku::odbc::{DbError, Row, Session};
+use aku::topology::{self, Pair, ServerId};
+
+pub fn item(user: &str, table: &str, partition: Option<&str>) -> ReplicationItem {
+    ReplicationItem { user: user.into(), table: table.into(), partition: partition.map(Into::into) }
+}
+
+pub fn group(prefix: &str, sync_parallel_count: u32, items: Vec<ReplicationItem>) -> ReplicationGroup {
+    ReplicationGroup { prefix: prefix.into(), sync_parallel_count, items }
+}
+
+/// The configuration of the scenarios: 4 servers, one group AKU_REP with SYS.T1 and SYS.T2.
+pub fn config(backend: BackendKind) -> Config {
+    let (sts, svc, user, port, repl_port) = match backend {
+        BackendKind::Altibase => ("altibase-sts", "altibase-svc", "SYS", 20300, 20301),
+        BackendKind::Postgresql => ("pg-sts", "pg-svc", "postgres", 5432, 5432),
+    };
+    Config {
+        sts_name: sts.into(),
+        svc_name: svc.into(),
+        server_count: 4,
+        sys_user: user.into(),
+        password: PasswordSource::Property(Secret::new("manager")),
+        port_no: port,
+        replication_port_no: repl_port,
+        query_timeout_s: 3600,
+        query_retry_count: 5,
+        query_retry_delay_ms: 1000,
+        address_check_count: 30,
+        flush_at_start: true,
+        flush_timeout_at_start_s: 300,
+        delay_start_complete_s: 0,
+        flush_at_end: true,
+        replication_reset_at_end: true,
+        backend,
+        database: "postgres".into(),
+        odbc_driver: match backend {
+            BackendKind::Altibase => "/opt/altibase/lib/libaltibase_odbc-64bit-ul64.so".into(),
+            BackendKind::Postgresql => "PostgreSQL Unicode".into(),
+        },
+        groups: vec![group("AKU_REP", 1, vec![item("SYS", "T1", None), item("SYS", "T2", None)])],
+    }
+}
+
+/// The state of a pair's object on one server, in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Obj {
+    /// No object.
+    Missing,
+    /// Created (or ended): exists, stopped, reset.
+    Reset,
+    /// Running: exists, started, restart point held, copy finished.
+    Running,
+    /// Stopped but not reset (ended with AKU_REPLICATION_RESET_AT_END = 0).
+    StoppedLive,
+    /// Copy interrupted (PostgreSQL): exists, started, restart point held, not ready.
+    Copying,
+}
+
+impl Obj {
+    pub fn state(self) -> ReplicationState {
+        let live = |started, ready| ReplicationState { exists: true, started, reset: false, ready };
+        match self {
+            Obj::Missing => ReplicationState::MISSING,
+            Obj::Reset => ReplicationState { exists: true, started: false, reset: true, ready: true },
+            Obj::Running => live(true, true),
+            Obj::StoppedLive => live(false, true),
+            Obj::Copying => live(true, false),
+        }
+    }
+}
+
+/// A scripted cluster, seen from `me`.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub title: String,
+    pub config: Config,
+    pub me: u8,
+    pub marker: bool,
+    /// Per reachable server: the state of each of its pairs (by the other server), all groups alike.
+    pub servers: BTreeMap<u8, BTreeMap<u8, Obj>>,
+}
+
+impl Scenario {
+    pub fn new(title: &str, config: Config, me: u8) -> Scenario {
+        Scenario { title: title.into(), config, me, marker: false, servers: BTreeMap::new() }
+    }
+
+    /// Server `id` is reachable; `pairs` gives its objects by peer (others: uniform `rest`).
+    pub fn server(mut self, id: u8, rest: Obj, pairs: &[(u8, Obj)]) -> Scenario {
+        let mut map = BTreeMap::new();
+        for peer in topology::peers_of(ServerId(id), self.config.server_count) {
+            map.insert(peer.0, rest);
+        }
+        for &(peer, obj) in pairs {
+            map.insert(peer, obj);
+        }
+        self.servers.insert(id, map);
+        self
+    }
+
+    pub fn with_marker(mut self) -> Scenario {
+        self.marker = true;
+        self
+    }
+
+    fn server_state(&self, id: u8) -> ServerState {
+        let mut state = ServerState::default();
+        for g in &self.config.groups {
+            for (&peer, &obj) in &self.servers[&id] {
+                let name = topology::replication_name(&g.prefix, Pair::new(ServerId(id), ServerId(peer)));
+                state.replications.insert(name, obj.state());
+            }
+        }
+        state
+    }
+
+    pub fn observation(&self) -> Observation {
+        let me = ServerId(self.me);
+        let peers = topology::peers_of(me, self.config.server_count)
+            .into_iter()
+            .map(|p| {
+                let state = if self.servers.contains_key(&p.0) {
+                    PeerState::Reachable(self.server_state(p.0))
+                } else {
+                    PeerState::Absent(Absence::NotResolved(format!("{} does not resolve", topology::host_of(&self.config, p))))
+                };
+                (p, state)
+            })
+            .collect();
+        Observation { me, marker_present: self.marker, local: self.server_state(self.me), peers }
+    }
+}
+
+/// Scripted answers: captures and waits succeed with fixed values; an Altibase
+/// START towards a server that is not reachable fails with 0x6100D.
+fn responder(reachable: Vec<u8>) -> Responder {
+    Arc::new(move |server: ServerId, sql: &str| -> Result<Vec<Row>, DbError> {
+        let one = |v: &str| Ok(vec![vec![Some(v.to_owned())]]);
+        if sql.starts_with("ALTER REPLICATION") && sql.ends_with(" START") {
+            let name = sql.split_whitespace().nth(2).unwrap_or_default();
+            let digits: Vec<u8> = name.rsplit('_').next().unwrap_or_default().bytes().map(|b| b - b'0').collect();
+            let peer = if digits[0] == server.0 { digits[1] } else { digits[0] };
+            if !reachable.contains(&peer) {
+                return Err(DbError::new(
+                    "HY000",
+                    0x6100D,
+                    "[Sender] Failed to handshake with the peer server (Handshake Process Error)",
+                ));
+            }
+        }
+        if sql.contains("V$PROPERTY") {
+            return one("0");
+        }
+        if sql.contains("pg_create_logical_replication_slot") && sql.starts_with("SELECT lsn") {
+            return one(&format!("0/{}000", server.0 + 1));
+        }
+        if sql.contains("pg_current_wal_lsn") {
+            return one(&format!("0/{}800", server.0 + 1));
+        }
+        if sql.contains("remote_lsn") {
+            return one(&format!("0/{}900", server.0 + 5));
+        }
+        if sql.contains("SELECT coalesce(") && sql.contains("oid FROM pg_subscription") && sql.contains("::text, '')") {
+            return one("16400");
+        }
+        Ok(vec![vec![Some("t".to_owned())]])
+    })
+}
+
+/// Runs `intent` on the scenario and renders the transcript: the scenario, the
+/// plan's outcome, each server's statements in order, and the log lines.
+pub fn transcript(scenario: &Scenario, intent: Intent) -> String {
+    let config = Arc::new(scenario.config.clone());
+    let backend: Arc<dyn Backend> = backend::for_config(&config, None);
+    let obs = scenario.observation();
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}", scenario.title);
+    let _ = writeln!(out, "# backend {}, AKU_SERVER_COUNT = {}, this pod: server {}", config.backend.as_str(), config.server_count, scenario.me);
+    for (id, objs) in &scenario.servers {
+        let desc: Vec<String> = objs.iter().map(|(p, o)| format!("{}:{o:?}", topology::replication_name("P", Pair::new(ServerId(*id), ServerId(*p))))).collect();
+        let _ = writeln!(out, "# server {id} reachable: {}", desc.join(" "));
+    }
+    let marker = "/tmp/aku_start_completed";
+    let plan = match lifecycle::decide(&config, intent, &obs, marker) {
+        Ok(plan) => plan,
+        Err(refusal) => {
+            let _ = writeln!(out, "\nREFUSED (exit code {}): {refusal}\n\nNo statement was sent to any server.", refusal.exit_code());
+            return out;
+        }
+    };
+    let _ = writeln!(out, "# procedure: {}\n", plan.procedure.title());
+
+    let recording = Recording::default();
+    let reachable: Vec<u8> = scenario.servers.keys().copied().collect();
+    let respond = responder(reachable.clone());
+    let mut sessions = Sessions::new();
+    for id in &reachable {
+        let session: Box<dyn Session> =
+            Box::new(RecordingSession { server: ServerId(*id), recording: recording.clone(), responder: Arc::clone(&respond) });
+        sessions.insert(ServerId(*id), Arc::new(Mutex::new(session)));
+    }
+    let sink = Arc::new(CollectingSink::default());
+    let executor = Executor {
+        config: Arc::clone(&config),
+        backend,
+        sessions,
+        sink: Arc::clone(&sink) as Arc<dyn EventSink>,
+        concurrency: Concurrency::Sequential,
+        interrupted: Arc::new(AtomicBool::new(false)),
+        vars: Arc::new(Mutex::new(HashMap::new())),
+    };
+    let result = executor.run(&plan, &Arc::new(obs));
+    out.push_str(&recording.render(|s| topology::host_of(&config, s)));
+    let _ = writeln!(out, "-- log");
+    let _ = writeln!(out, "[INFO][akuRun][-][-] {}", plan.announcement);
+    for e in sink.events() {
+        let _ = writeln!(out, "{}", e.transcript_line(&config.sts_name));
+    }
+    match (result, plan.marker) {
+        (Err(e), _) => {
+            let _ = writeln!(out, "FAILED: {e}");
+        }
+        (Ok(()), MarkerChange::Write) => {
+            let _ = writeln!(out, "-- then: create {marker}");
+        }
+        (Ok(()), MarkerChange::Remove) => {
+            let _ = writeln!(out, "-- then: remove {marker}");
+        }
+    }
+    out
+}

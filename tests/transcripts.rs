@@ -1,0 +1,165 @@
+//! Exact SQL transcripts of every procedure, per backend: for each scenario, the
+//! statements each server receives, in order, and the log lines. Snapshots live in
+//! `tests/transcripts/<backend>/`; review changes with `cargo insta review`.
+
+mod support;
+
+use aku::config::BackendKind;
+use aku::lifecycle::Intent;
+use support::engine::{config, group, item, transcript, Obj, Scenario};
+
+/// Every scenario of issue 3, for one backend.
+fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
+    let c = || config(backend);
+    let mut out = vec![
+        ("01_master_first_start", Scenario::new("master first start, no peers", c(), 0).server(0, Obj::Missing, &[]), Intent::Start),
+        (
+            "02_master_restart_slaves_reset",
+            Scenario::new("master restart after end; pods 1 and 2 live, their links with the master reset", c(), 0)
+                .server(0, Obj::Reset, &[])
+                .server(1, Obj::Running, &[(0, Obj::Reset), (3, Obj::Reset)])
+                .server(2, Obj::Running, &[(0, Obj::Reset), (3, Obj::Reset)]),
+            Intent::Start,
+        ),
+        (
+            "03_slave2_fresh_pods_0_1_up",
+            Scenario::new("slave pod 2 fresh start with pods 0 and 1 up", c(), 2)
+                .server(2, Obj::Missing, &[])
+                .server(0, Obj::Reset, &[(1, Obj::Running)])
+                .server(1, Obj::Reset, &[(0, Obj::Running)]),
+            Intent::Start,
+        ),
+        (
+            "04_slave3_fresh_only_master_up",
+            Scenario::new("slave pod 3 fresh start with only pod 0 up", c(), 3)
+                .server(3, Obj::Missing, &[])
+                .server(0, Obj::Reset, &[]),
+            Intent::Start,
+        ),
+    ];
+    let non_reset = |title: &str, config| {
+        Scenario::new(title, config, 1)
+            .server(1, Obj::Running, &[(3, Obj::Reset)])
+            .server(0, Obj::Running, &[(3, Obj::Reset)])
+            .server(2, Obj::Running, &[(3, Obj::Reset)])
+    };
+    out.push((
+        "05_slave1_non_reset_flush_wait",
+        non_reset("slave pod 1 restart, not reset, AKU_FLUSH_AT_START = 1 (FLUSH WAIT 300)", c()),
+        Intent::Start,
+    ));
+    let mut flush_all = c();
+    flush_all.flush_timeout_at_start_s = 0;
+    out.push((
+        "06_slave1_non_reset_flush_all",
+        non_reset("slave pod 1 restart, not reset, AKU_FLUSH_TIMEOUT_AT_START = 0 (FLUSH ALL)", flush_all),
+        Intent::Start,
+    ));
+    let mut no_flush = c();
+    no_flush.flush_at_start = false;
+    out.push(("07_slave1_non_reset_no_flush", non_reset("slave pod 1 restart, not reset, AKU_FLUSH_AT_START = 0", no_flush), Intent::Start));
+    let all_running = |title: &str, config, me| {
+        Scenario::new(title, config, me)
+            .server(0, Obj::Running, &[])
+            .server(1, Obj::Running, &[])
+            .server(2, Obj::Running, &[])
+            .server(3, Obj::Running, &[])
+    };
+    out.push(("08_end_pod3", all_running("end on pod 3, flush and reset on", c(), 3), Intent::End));
+    let mut keep = c();
+    keep.flush_at_end = false;
+    keep.replication_reset_at_end = false;
+    out.push((
+        "09_end_pod3_no_flush_no_reset",
+        all_running("end on pod 3 with AKU_FLUSH_AT_END = 0 and AKU_REPLICATION_RESET_AT_END = 0", keep, 3),
+        Intent::End,
+    ));
+    out.push(("10_clean_pod2", all_running("clean on pod 2", c(), 2), Intent::Clean));
+    out.push((
+        "11_master_failure_refused",
+        Scenario::new("master start with its state lost while pod 1 holds live replication with it", c(), 0)
+            .server(0, Obj::Missing, &[])
+            .server(1, Obj::Running, &[]),
+        Intent::Start,
+    ));
+    out.push((
+        "12_duplicate_start_refused",
+        Scenario::new("start when /tmp/aku_start_completed exists", c(), 1).server(1, Obj::Running, &[]).with_marker(),
+        Intent::Start,
+    ));
+    let mut two = c();
+    two.groups = vec![
+        group("AKU_REP1", 1, vec![item("SYS", "T1", None), item("SYS", "T2", Some("P1"))]),
+        group("AKU_REP2", 4, vec![item("SYS", "T3", None)]),
+    ];
+    out.push((
+        "13_two_groups_partition",
+        Scenario::new("slave pod 1 fresh start, two REPLICATIONS groups, a PARTITION item", two, 1)
+            .server(1, Obj::Missing, &[])
+            .server(0, Obj::Reset, &[]),
+        Intent::Start,
+    ));
+    let mut parallel = c();
+    parallel.groups[0].sync_parallel_count = 8;
+    out.push((
+        "14_sync_parallel_8",
+        Scenario::new("slave pod 1 fresh start with SYNC_PARALLEL_COUNT = 8", parallel, 1)
+            .server(1, Obj::Missing, &[])
+            .server(0, Obj::Reset, &[]),
+        Intent::Start,
+    ));
+    out.push((
+        "15_slave_failure_refused",
+        Scenario::new("slave pod 2 whose link to the master was reset while its link with pod 1 is live", c(), 2)
+            .server(2, Obj::Running, &[(0, Obj::Reset)])
+            .server(0, Obj::Running, &[])
+            .server(1, Obj::Running, &[]),
+        Intent::Start,
+    ));
+    out.push((
+        "16_slave_fresh_master_unreachable_refused",
+        Scenario::new("slave pod 2 fresh start while pod 0 is absent", c(), 2).server(2, Obj::Missing, &[]).server(1, Obj::Running, &[]),
+        Intent::Start,
+    ));
+    out.push((
+        "17_slave2_redo_interrupted_sync",
+        Scenario::new("slave pod 2 start after an interrupted copy: link with the master started but not ready", c(), 2)
+            .server(2, Obj::Reset, &[(0, Obj::Copying)])
+            .server(0, Obj::Running, &[])
+            .server(1, Obj::Running, &[(2, Obj::Reset)]),
+        Intent::Start,
+    ));
+    out.push((
+        "18_slave1_restart_after_end_without_reset",
+        Scenario::new("slave pod 1 restart after an end with AKU_REPLICATION_RESET_AT_END = 0", c(), 1)
+            .server(1, Obj::StoppedLive, &[(3, Obj::Reset)])
+            .server(0, Obj::StoppedLive, &[(3, Obj::Reset)])
+            .server(2, Obj::Running, &[(1, Obj::StoppedLive), (3, Obj::Reset)]),
+        Intent::Start,
+    ));
+    out
+}
+
+fn check(backend: BackendKind) {
+    for (name, scenario, intent) in scenarios(backend) {
+        let text = transcript(&scenario, intent);
+        insta::with_settings!({
+            snapshot_path => format!("transcripts/{}", backend.as_str()),
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+            description => scenario.title.clone(),
+        }, {
+            insta::assert_snapshot!(name, text);
+        });
+    }
+}
+
+#[test]
+fn altibase_transcripts() {
+    check(BackendKind::Altibase);
+}
+
+#[test]
+fn postgresql_transcripts() {
+    check(BackendKind::Postgresql);
+}
