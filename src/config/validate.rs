@@ -220,7 +220,10 @@ fn items(raw: &RawGroup, prefix: &str, name_limit: usize) -> Result<Vec<Replicat
     }
     let mut items: Vec<ReplicationItem> = Vec::new();
     for item in &raw.items {
-        let shown = show(&item.display());
+        let shown = match &item.partition {
+            Some(p) => format!("{}.{} PARTITION {}", show(&item.user.text), show(&item.table.text), show(&p.text)),
+            None => format!("{}.{}", show(&item.user.text), show(&item.table.text)),
+        };
         let part = |value: &RawValue, kind: &str| {
             identifier(value, &format!("{kind} name {} of item {shown}", show(&value.text)), name_limit, "")
         };
