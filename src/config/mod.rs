@@ -10,11 +10,13 @@ mod error;
 mod lexer;
 mod parser;
 mod raw;
+mod schema;
 mod toml_source;
 mod validate;
+mod values;
 
-pub use error::ConfigError;
-pub use raw::{RawConfig, RawValue, Span};
+pub use error::{ConfigError, Location, Snippet};
+pub use raw::{RawConfig, RawGroup, RawItem, RawProperty, RawReplications, RawValue, Span};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -25,7 +27,7 @@ use std::path::PathBuf;
 pub enum BackendKind {
     /// Altibase replication objects over the Altibase ODBC driver (the original aku).
     Altibase,
-    /// PostgreSQL 16+ native logical replication over psqlODBC.
+    /// `PostgreSQL` 16+ native logical replication over psqlODBC.
     Postgresql,
 }
 
@@ -39,11 +41,14 @@ impl BackendKind {
     }
 }
 
-/// A secret string (the SYS password). `Debug` and `Display` never show it.
+/// A secret string (the SYS password). Only [`Secret::expose`] reveals it:
+/// `Debug` prints `********`, and there is deliberately no `Display`,
+/// `Serialize`, `Deref` or `AsRef`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a password.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
@@ -88,7 +93,7 @@ pub struct EnvOverrides {
 /// One item of a REPLICATIONS group: `USER.TABLE [PARTITION P]`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReplicationItem {
-    /// User (Altibase) or schema (PostgreSQL) name as written, at most 128 bytes.
+    /// User (Altibase) or schema (`PostgreSQL`) name as written, at most 128 bytes.
     pub user: String,
     /// Table name as written, at most 128 bytes.
     pub table: String,
@@ -125,7 +130,8 @@ pub struct Config {
     pub port_no: u16,
     /// `AKU_REPLICATION_PORT_NO`: replication port, 1024..65535 (default 20301).
     pub replication_port_no: u16,
-    /// `AKU_QUERY_TIMEOUT`: seconds a statement may run (default 3600), 0..2^32-1.
+    /// `AKU_QUERY_TIMEOUT`: seconds a statement may run (default 3600), 1..2^32-1.
+    /// 0 is refused: to ODBC it would mean "no timeout", and every statement is bounded.
     pub query_timeout_s: u32,
     /// `AKU_QUERY_RETRY_COUNT`: retries of a failed statement (default 5; 0 = none).
     pub query_retry_count: u32,

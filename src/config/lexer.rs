@@ -1,0 +1,282 @@
+//! Splits aku.conf text into tokens with their positions. Owns the lexical
+//! rules shared by both generations; it knows nothing of property names.
+//!
+//! - `#` starts a comment that runs to the end of the line, wherever it is
+//!   (so a bare value cannot contain `#`: quote it).
+//! - `"..."` is a quoted value on one line; `\"` and `\\` are its only escapes.
+//! - `=`, `(`, `)`, `,` and line ends are tokens; other whitespace separates.
+//! - Anything else up to the next separator is a word (`SYS.T1`, `altibase-sts`).
+//! - Control characters (other than tab and CR) are refused; a leading UTF-8
+//!   byte-order mark is skipped.
+//!
+//! Each token is produced in time proportional to its length, so lexing a
+//! whole file is linear.
+
+use std::borrow::Cow;
+
+use super::error::{ConfigError, saturate};
+use super::raw::Span;
+
+/// What a token is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tok<'a> {
+    Word(&'a str),
+    Quoted(Cow<'a, str>),
+    Equals,
+    Open,
+    Close,
+    Comma,
+    Newline,
+    Eof,
+}
+
+impl Tok<'_> {
+    /// How the token is named after "found" in a syntax error.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Tok::Word(w) => format!("'{}'", shorten(w)),
+            Tok::Quoted(q) => format!("'\"{}\"'", shorten(q)),
+            Tok::Equals => "'='".to_owned(),
+            Tok::Open => "'('".to_owned(),
+            Tok::Close => "')'".to_owned(),
+            Tok::Comma => "','".to_owned(),
+            Tok::Newline => "end of line".to_owned(),
+            Tok::Eof => "end of file".to_owned(),
+        }
+    }
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 40;
+    let mut short: String = text.chars().take(MAX).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// A token, where it starts, and its byte offset (for showing the source line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Token<'a> {
+    pub tok: Tok<'a>,
+    pub span: Span,
+    pub offset: usize,
+}
+
+/// A cursor over the text. Cheap to clone, which is how the parser looks ahead.
+#[derive(Debug, Clone)]
+pub(crate) struct Lexer<'a> {
+    text: &'a str,
+    pos: usize,
+    line: usize,
+    column: usize,
+}
+
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || matches!(c, '=' | '(' | ')' | ',' | '#' | '"')
+}
+
+impl<'a> Lexer<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        let pos = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+        Lexer { text, pos, line: 1, column: 1 }
+    }
+
+    pub(crate) fn text(&self) -> &'a str {
+        self.text
+    }
+
+    fn span(&self) -> Span {
+        Span::new(saturate(self.line), saturate(self.column))
+    }
+
+    fn token(&self, tok: Tok<'a>) -> Token<'a> {
+        Token { tok, span: self.span(), offset: self.pos }
+    }
+
+    /// Moves over `len` bytes holding `chars` characters of one line.
+    fn bump(&mut self, len: usize, chars: usize) {
+        self.pos += len;
+        self.column += chars;
+    }
+
+    pub(crate) fn next_token(&mut self) -> Result<Token<'a>, ConfigError> {
+        loop {
+            let rest = &self.text[self.pos..];
+            let Some(c) = rest.chars().next() else {
+                return Ok(self.token(Tok::Eof));
+            };
+            let single = match c {
+                '\n' => {
+                    let token = self.token(Tok::Newline);
+                    self.pos += 1;
+                    self.line += 1;
+                    self.column = 1;
+                    return Ok(token);
+                }
+                '#' => {
+                    let len = rest.find('\n').unwrap_or(rest.len());
+                    self.bump(len, rest[..len].chars().count());
+                    continue;
+                }
+                c if c.is_whitespace() || c == '\r' => {
+                    self.bump(c.len_utf8(), 1);
+                    continue;
+                }
+                '=' => Tok::Equals,
+                '(' => Tok::Open,
+                ')' => Tok::Close,
+                ',' => Tok::Comma,
+                '"' => return self.quoted(),
+                c if c.is_control() => {
+                    let found = format!("control character U+{:04X}", u32::from(c));
+                    return Err(self.error("a printable character", &found));
+                }
+                _ => {
+                    let len = rest.find(is_separator).unwrap_or(rest.len());
+                    let token = self.token(Tok::Word(&rest[..len]));
+                    self.bump(len, rest[..len].chars().count());
+                    return Ok(token);
+                }
+            };
+            let token = self.token(single);
+            self.bump(1, 1);
+            return Ok(token);
+        }
+    }
+
+    /// A double-quoted value; the cursor is on the opening quote.
+    fn quoted(&mut self) -> Result<Token<'a>, ConfigError> {
+        let start = self.clone();
+        self.bump(1, 1);
+        let body_start = self.pos;
+        let mut owned: Option<String> = None;
+        loop {
+            let rest = &self.text[self.pos..];
+            let mut chars = rest.chars();
+            match chars.next() {
+                Some('"') => {
+                    let value = match owned {
+                        Some(s) => Cow::Owned(s),
+                        None => Cow::Borrowed(&self.text[body_start..self.pos]),
+                    };
+                    self.bump(1, 1);
+                    return Ok(start.token(Tok::Quoted(value)));
+                }
+                Some('\\') if matches!(chars.next(), Some('"' | '\\')) => {
+                    let s = owned.get_or_insert_with(|| self.text[body_start..self.pos].to_owned());
+                    s.push_str(&rest[1..2]);
+                    self.bump(2, 2);
+                }
+                None | Some('\n') => {
+                    let found = if rest.is_empty() { "end of file" } else { "end of line" };
+                    let expected = format!("'\"' to close the quoted value that starts at {}", start.span());
+                    return Err(self.error(&expected, found));
+                }
+                Some(c) if c.is_control() && c != '\t' && c != '\r' => {
+                    let found = format!("control character U+{:04X}", u32::from(c));
+                    return Err(self.error("a printable character", &found));
+                }
+                Some(c) => {
+                    if let Some(s) = owned.as_mut() {
+                        s.push(c);
+                    }
+                    self.bump(c.len_utf8(), 1);
+                }
+            }
+        }
+    }
+
+    fn error(&self, expected: &str, found: &str) -> ConfigError {
+        ConfigError::syntax(self.text, self.pos, self.span(), expected, found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(text: &str) -> Result<Vec<(Tok<'_>, Span)>, ConfigError> {
+        let mut lexer = Lexer::new(text);
+        let mut out = Vec::new();
+        loop {
+            let t = lexer.next_token()?;
+            let end = t.tok == Tok::Eof;
+            out.push((t.tok, t.span));
+            if end {
+                return Ok(out);
+            }
+        }
+    }
+
+    #[test]
+    fn words_quotes_punctuation_and_positions() {
+        let toks = tokens("A = \"x y\" # note\n( SYS.T1, )").unwrap();
+        let kinds: Vec<_> = toks.iter().map(|(t, _)| t.clone()).collect();
+        assert_eq!(
+            kinds,
+            [
+                Tok::Word("A"),
+                Tok::Equals,
+                Tok::Quoted(Cow::Borrowed("x y")),
+                Tok::Newline,
+                Tok::Open,
+                Tok::Word("SYS.T1"),
+                Tok::Comma,
+                Tok::Close,
+                Tok::Eof
+            ]
+        );
+        assert_eq!(toks[2].1, Span::new(1, 5));
+        assert_eq!(toks[5].1, Span::new(2, 3));
+    }
+
+    #[test]
+    fn a_comment_ends_a_bare_word() {
+        let toks = tokens("SYS.T1#c, SYS.T2").unwrap();
+        assert_eq!(toks[0].0, Tok::Word("SYS.T1"));
+        assert_eq!(toks[1].0, Tok::Eof);
+    }
+
+    #[test]
+    fn escapes_in_quoted_values() {
+        let toks = tokens(r#""a\"b\\c\d""#).unwrap();
+        assert_eq!(toks[0].0, Tok::Quoted(Cow::Owned(r#"a"b\c\d"#.to_owned())));
+    }
+
+    #[test]
+    fn byte_order_mark_and_crlf_are_accepted() {
+        let toks = tokens("\u{feff}A = 1\r\n").unwrap();
+        assert_eq!(toks[0], (Tok::Word("A"), Span::new(1, 1)));
+        assert_eq!(toks[3].0, Tok::Newline);
+    }
+
+    #[test]
+    fn unterminated_quote_names_where_it_started() {
+        let err = tokens("AKU_STS_NAME = \"abc\nX = 1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "aku.conf:1:20: expected '\"' to close the quoted value that starts at 1:16, found end of line\n\
+             \x20   1 | AKU_STS_NAME = \"abc\n\
+             \x20     |                    ^"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let err = tokens("A = b\u{0}c").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "aku.conf:1:6: expected a printable character, found control character U+0000\n\
+             \x20   1 | A = b?c\n\
+             \x20     |      ^"
+        );
+    }
+
+    #[test]
+    fn non_ascii_whitespace_separates_words() {
+        let toks = tokens("A\u{a0}B").unwrap();
+        assert_eq!(toks[0].0, Tok::Word("A"));
+        assert_eq!(toks[1], (Tok::Word("B"), Span::new(1, 3)));
+    }
+}
