@@ -66,7 +66,7 @@ fn conninfo(config: &Config, peer: ServerId, application_name: &str) -> String {
     )
 }
 
-fn sub_oid(n: &str) -> String {
+pub(crate) fn sub_oid(n: &str) -> String {
     format!("(SELECT oid FROM pg_subscription WHERE subname = {})", lit(n))
 }
 
@@ -134,16 +134,8 @@ fn drop_slot(server: ServerId, n: &str) -> Vec<Op> {
 fn enable(server: ServerId, n: &str) -> Vec<Op> {
     vec![
         Op::exec(server, format!("ALTER SUBSCRIPTION {} ENABLE", ident(n))),
-        // The first start registers the publication's tables, without copying.
-        Op::exec(
-            server,
-            format!(
-                "DO $aku$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_subscription_rel WHERE srsubid = {}) THEN \
-                 EXECUTE 'ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = false)'; END IF; END $aku$",
-                sub_oid(n),
-                ident(n)
-            ),
-        ),
+        // Registers the publication's tables the first time, without copying; a no-op after.
+        Op::exec(server, format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = false)", ident(n))),
     ]
 }
 
