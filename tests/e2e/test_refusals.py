@@ -1,0 +1,72 @@
+"""End-to-end: every refusal of the engine, observed on real servers: the exit
+code, the message, and no change to any table or replication object."""
+
+from __future__ import annotations
+
+import pytest
+from akusim import PodFailed
+
+from helpers import TABLES, aku_objects, fingerprints, wait_identical, write_rows
+
+EXIT_DUPLICATE_START = 6
+EXIT_RECOVERY_REQUIRED = 7
+EXIT_PEER_REQUIRED = 8
+
+
+def snapshot(s, pods):
+    return {k: ({t: fingerprints(s, [k], t)[k] for t in TABLES}, aku_objects(s, k)) for k in pods}
+
+
+def test_duplicate_start_is_refused_and_changes_nothing(sts):
+    sts.scale(2)
+    write_rows(sts, 0, base=1000)
+    wait_identical(sts, range(2), expect_rows={t: 20 for t in TABLES})
+    before = snapshot(sts, range(2))
+    rc, out, _ = sts.aku(1, "-p", "start")
+    assert rc == EXIT_DUPLICATE_START
+    assert "aku -p start was already run on this pod: /tmp/aku_start_completed exists" in out
+    assert out.rstrip().endswith("AKU failed to run.")
+    assert snapshot(sts, range(2)) == before
+
+
+def test_master_failure_is_refused_and_changes_nothing(sts):
+    sts.scale(2)
+    write_rows(sts, 1, base=1000)
+    wait_identical(sts, range(2), expect_rows={t: 20 for t in TABLES})
+    # The master loses its replication state (as after losing its volume's catalog).
+    sts.psql(0, "ALTER SUBSCRIPTION aku_rep_01 DISABLE")
+    sts.psql(0, "ALTER SUBSCRIPTION aku_rep_01 SET (slot_name = NONE)")
+    sts.psql(0, "DROP SUBSCRIPTION aku_rep_01")
+    sts.psql(0, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active_pid IS NOT NULL")
+    sts.psql(0, "SELECT pg_drop_replication_slot('aku_rep_01')")
+    sts.exec_in_pod(0, ["rm", "-f", "/tmp/aku_start_completed"])
+    before = snapshot(sts, range(2))
+    rc, out, _ = sts.aku(0, "-p", "start")
+    assert rc == EXIT_RECOVERY_REQUIRED, out
+    assert "The MASTER server is detected to have failed. Check and perform a manual recovery." in out
+    assert snapshot(sts, range(2)) == before
+    # A dry run shows the same refusal.
+    rc, out, _ = sts.aku(0, "-p", "start", "--dry-run")
+    assert rc == EXIT_RECOVERY_REQUIRED
+
+
+def test_fresh_slave_without_master_is_refused_and_nothing_is_truncated(sts):
+    sts.scale(2)
+    write_rows(sts, 0, base=1000)
+    wait_identical(sts, range(2), expect_rows={t: 20 for t in TABLES})
+    # Pod 1 leaves gracefully (its replications are reset), then the master goes too.
+    assert sts.delete_pod(1) == 0
+    assert sts.delete_pod(0) == 0
+    # Pod 1 comes back first: a fresh start with nowhere to sync from.
+    with pytest.raises(PodFailed):
+        sts.restart_pod(1)
+    log = sts.pod_log(1)
+    assert "is not reachable: a new SLAVE Pod can only be synchronised from it." in log
+    assert f"aku -p start failed (exit {EXIT_PEER_REQUIRED})" in log
+    assert log.count("Truncate tables for replications.") == 1  # only the first start truncated
+    assert not sts.marker_exists(1)
+    # Once the master is back, the same pod starts and catches up.
+    sts.restart_pod(0)
+    write_rows(sts, 0, base=2000)
+    sts.restart_pod(1)
+    wait_identical(sts, range(2), expect_rows={t: 40 for t in TABLES})
