@@ -76,6 +76,31 @@ fn is_separator(c: char) -> bool {
     c.is_whitespace() || c.is_control() || matches!(c, '=' | '(' | ')' | ',' | '#' | '"')
 }
 
+/// Bytes and characters of the word at the start of `rest`, scanned byte by
+/// byte for ASCII (words can be megabytes long in hostile files).
+fn word_len(rest: &str) -> (usize, usize) {
+    let bytes = rest.as_bytes();
+    let (mut i, mut chars) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        let width = if b.is_ascii() {
+            if is_separator(char::from(b)) {
+                break;
+            }
+            1
+        } else {
+            let c = rest[i..].chars().next().unwrap_or(' ');
+            if is_separator(c) {
+                break;
+            }
+            c.len_utf8()
+        };
+        i += width;
+        chars += 1;
+    }
+    (i, chars)
+}
+
 impl<'a> Lexer<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
         let pos = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
@@ -133,9 +158,9 @@ impl<'a> Lexer<'a> {
                     return Err(self.error("a printable character", &found));
                 }
                 _ => {
-                    let len = rest.find(is_separator).unwrap_or(rest.len());
+                    let (len, chars) = word_len(rest);
                     let token = self.token(Tok::Word(&rest[..len]));
-                    self.bump(len, rest[..len].chars().count());
+                    self.bump(len, chars);
                     return Ok(token);
                 }
             };
