@@ -201,18 +201,15 @@ impl Snippet {
         if let Some((masked, value_at)) = mask_password(source) {
             return Snippet { line, caret: caret.min(value_at), text: masked, masked: true };
         }
-        let chars: Vec<char> = source.chars().map(|c| if c.is_control() && c != '\t' { '?' } else { c }).collect();
+        // Only the window is copied: a line may be megabytes long.
         let from = caret.saturating_sub(WINDOW);
-        let to = (caret + WINDOW).min(chars.len());
-        let mut shown: String = chars[from..to.max(from)].iter().collect();
-        let mut caret = caret - from;
-        if from > 0 {
-            shown.insert(0, '…');
-            caret += 1;
-        }
-        if to < chars.len() {
+        let mut chars = source.chars().skip(from).map(|c| if c.is_control() && c != '\t' { '?' } else { c });
+        let mut shown: String = if from > 0 { "…".to_owned() } else { String::new() };
+        shown.extend(chars.by_ref().take(caret + WINDOW - from));
+        if chars.next().is_some() {
             shown.push('…');
         }
+        let caret = caret - from + usize::from(from > 0);
         Snippet { line, text: shown, caret, masked: false }
     }
 }
@@ -267,17 +264,28 @@ pub(crate) fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// How a configuration value is quoted in messages: bare when it is plain
-/// visible ASCII, otherwise in double quotes with escapes; cut after 64 characters.
+/// How a configuration value is quoted in messages: bare when it has no
+/// whitespace, control character or `"`, otherwise in double quotes with `"`,
+/// `\\` and control characters escaped; cut after 64 characters.
 pub(crate) fn show(value: &str) -> String {
     const MAX: usize = 64;
     let cut: String = value.chars().take(MAX).collect();
     let ellipsis = if cut.len() < value.len() { "…" } else { "" };
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic() && b != b'"') {
-        format!("{cut}{ellipsis}")
-    } else {
-        format!("\"{}{ellipsis}\"", cut.escape_debug())
+    if !value.is_empty() && !value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"') {
+        return format!("{cut}{ellipsis}");
     }
+    let mut quoted = String::from("\"");
+    for c in cut.chars() {
+        match c {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            c if c.is_control() => quoted.extend(c.escape_default()),
+            c => quoted.push(c),
+        }
+    }
+    format!("{quoted}{ellipsis}\"")
 }
 
 #[cfg(test)]

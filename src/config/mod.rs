@@ -93,11 +93,12 @@ pub struct EnvOverrides {
 /// One item of a REPLICATIONS group: `USER.TABLE [PARTITION P]`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReplicationItem {
-    /// User (Altibase) or schema (`PostgreSQL`) name as written, at most 128 bytes.
+    /// User (Altibase) or schema (`PostgreSQL`) name as written: a plain identifier
+    /// `[A-Za-z_][A-Za-z0-9_$]*` of at most 128 bytes (63 with the postgresql backend).
     pub user: String,
-    /// Table name as written, at most 128 bytes.
+    /// Table name as written; same rule.
     pub table: String,
-    /// Partition name as written, at most 128 bytes.
+    /// Partition name as written; same rule.
     pub partition: Option<String>,
 }
 

@@ -93,9 +93,17 @@ impl<'a> Parser<'a> {
                         return Err(self.error(&expected));
                     }
                 }
+                Tok::Close => return Err(self.error("a property name (this ')' closes nothing)")),
                 _ => return Err(self.error("a property name")),
             }
         }
+    }
+
+    /// Whether the current word reads as a property name: `=` (or the end of
+    /// the line, for a missing `=`) follows it. Otherwise it is an item or garbage.
+    fn name_follows(&self) -> bool {
+        let next = self.lexer.clone().next_token().map(|t| t.tok);
+        matches!(next, Ok(Tok::Equals | Tok::Newline | Tok::Eof))
     }
 
     /// The value after `NAME =`: a word, a quoted string, or nothing when the
@@ -150,6 +158,9 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_newlines()?;
             match self.tok.tok {
+                Tok::Word(_) if !self.name_follows() => {
+                    return Err(self.error("a property or '(' to open the item list"));
+                }
                 Tok::Word(name) => {
                     let span = self.advance()?.span;
                     self.expect(&Tok::Equals, &format!("'=' after the property name {name}"))?;
@@ -247,9 +258,7 @@ impl<'a> Parser<'a> {
             self.skip_newlines()?;
             match self.tok.tok {
                 // A word not followed by '=' is no field name (e.g. a 7.3 item here).
-                Tok::Word(_) if self.lexer.clone().next_token().map(|t| t.tok) != Ok(Tok::Equals) => {
-                    return Err(self.error(&expected));
-                }
+                Tok::Word(_) if !self.name_follows() => return Err(self.error(&expected)),
                 Tok::Word(name) => {
                     let span = self.advance()?.span;
                     self.expect(&Tok::Equals, &format!("'=' after the field name {name}"))?;

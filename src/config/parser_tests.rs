@@ -246,3 +246,12 @@ fn long_lines_are_shown_around_the_error() {
     let caret = message.lines().nth(2).unwrap();
     assert_eq!(caret.chars().count(), shown.chars().count());
 }
+
+#[test]
+fn items_without_their_list_and_stray_closing_parentheses() {
+    assert!(err("REPLICATIONS = (\n  REPLICATION_NAME_PREFIX = A\n  SYS.T1, SYS.T2 )\n)")
+        .starts_with("aku.conf:3:3: expected a property or '(' to open the item list, found 'SYS.T1'"));
+    assert!(err("REPLICATIONS = (\n  REPLICATION_NAME_PREFIX\n  = A ( SYS.T1 ) )")
+        .starts_with("aku.conf:2:26: expected '=' after the property name REPLICATION_NAME_PREFIX, found end of line"));
+    assert!(err("A = 1\n)").starts_with("aku.conf:2:1: expected a property name (this ')' closes nothing), found ')'"));
+}

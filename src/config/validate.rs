@@ -17,10 +17,12 @@
 //! - With the postgresql backend names are limited to 63 bytes (`PostgreSQL`
 //!   silently truncates longer identifiers); with altibase to 128.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
 use super::error::{ConfigError, Location, show};
-use super::raw::{RawConfig, RawGroup, RawProperty, RawReplications, RawValue};
+use super::raw::{RawConfig, RawGroup, RawProperty, RawReplications, RawValue, Span};
 use super::schema::{self, Place};
 use super::values::{byte_limit, choice, dns_label, flag, identifier, non_empty, number};
 use super::{BackendKind, Config, EnvOverrides, PasswordSource, ReplicationGroup, ReplicationItem, Secret};
@@ -110,12 +112,12 @@ pub(crate) fn validate(raw: &RawConfig, env: &EnvOverrides) -> Result<Config, Co
     let flush_at_end = top.flag("AKU_FLUSH_AT_END", true)?;
     let replication_reset_at_end = top.flag("AKU_REPLICATION_RESET_AT_END", true)?;
     let sys_user = match top.get("AKU_SYS_USER") {
-        Some(v) => identifier(v, &format!("AKU_SYS_USER = {}", show(&v.text)), name_limit, "")?,
+        Some(v) => identifier(v, &|| format!("AKU_SYS_USER = {}", show(&v.text)), name_limit, "")?,
         None if backend == BackendKind::Postgresql => "postgres".to_owned(),
         None => "SYS".to_owned(),
     };
     let database = match top.get("AKU_DATABASE") {
-        Some(v) => identifier(v, &format!("AKU_DATABASE = {}", show(&v.text)), name_limit, "")?,
+        Some(v) => identifier(v, &|| format!("AKU_DATABASE = {}", show(&v.text)), name_limit, "")?,
         None => "postgres".to_owned(),
     };
     let odbc_driver = match top.get("AKU_ODBC_DRIVER") {
@@ -196,17 +198,17 @@ fn groups(
         return Err(ConfigError::missing("REPLICATIONS"));
     }
     let mut groups: Vec<ReplicationGroup> = Vec::new();
-    let mut prefixes: Vec<&RawValue> = Vec::new();
+    let mut prefixes: HashMap<Folded<'_>, Span> = HashMap::new();
     for (raw, scope) in raw_groups.iter().zip(scopes) {
         let prefix_value = scope.required("REPLICATION_NAME_PREFIX")?;
-        let what = format!("REPLICATION_NAME_PREFIX = {}", show(&prefix_value.text));
+        let what = || format!("REPLICATION_NAME_PREFIX = {}", show(&prefix_value.text));
         let prefix = identifier(prefix_value, &what, name_limit, "")?;
         // The prefix limit (37 bytes) comes from the replication-name limit.
         byte_limit(prefix_value, &what, MAX_PREFIX, PREFIX_WHY)?;
-        if let Some(first) = prefixes.iter().find(|p| p.text.eq_ignore_ascii_case(&prefix)) {
-            return Err(ConfigError::DuplicatePrefix { at: Location::new(prefix_value.span), prefix, first: first.span });
+        if let Some(&first) = prefixes.get(&Folded(&prefix_value.text)) {
+            return Err(ConfigError::DuplicatePrefix { at: Location::new(prefix_value.span), prefix, first });
         }
-        prefixes.push(prefix_value);
+        prefixes.insert(Folded(&prefix_value.text), prefix_value.span);
         let sync_parallel_count = scope.number("SYNC_PARALLEL_COUNT", 1u32, 1, 100)?;
         let items = items(raw, &prefix, name_limit)?;
         groups.push(ReplicationGroup { prefix, sync_parallel_count, items });
@@ -218,39 +220,52 @@ fn items(raw: &RawGroup, prefix: &str, name_limit: usize) -> Result<Vec<Replicat
     if raw.items.is_empty() {
         return Err(ConfigError::missing("REPLICATIONS"));
     }
-    let mut items: Vec<ReplicationItem> = Vec::new();
+    let mut items: Vec<ReplicationItem> = Vec::with_capacity(raw.items.len());
+    let mut seen: HashMap<ItemKey<'_>, Span> = HashMap::with_capacity(raw.items.len());
     for item in &raw.items {
-        let shown = match &item.partition {
+        let shown = || match &item.partition {
             Some(p) => format!("{}.{} PARTITION {}", show(&item.user.text), show(&item.table.text), show(&p.text)),
             None => format!("{}.{}", show(&item.user.text), show(&item.table.text)),
         };
         let part = |value: &RawValue, kind: &str| {
-            identifier(value, &format!("{kind} name {} of item {shown}", show(&value.text)), name_limit, "")
+            identifier(value, &|| format!("{kind} name {} of item {}", show(&value.text), shown()), name_limit, "")
         };
         let new = ReplicationItem {
             user: part(&item.user, "user")?,
             table: part(&item.table, "table")?,
             partition: item.partition.as_ref().map(|p| part(p, "partition")).transpose()?,
         };
-        let same = |a: &ReplicationItem| {
-            a.user.eq_ignore_ascii_case(&new.user)
-                && a.table.eq_ignore_ascii_case(&new.table)
-                && match (&a.partition, &new.partition) {
-                    (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
-                    (x, y) => x.is_none() && y.is_none(),
-                }
-        };
-        if let Some(first) = items.iter().position(same) {
-            return Err(ConfigError::DuplicateItem {
-                at: Location::new(item.span),
-                item: shown,
-                prefix: prefix.to_owned(),
-                first: raw.items[first].span,
-            });
+        // The whole table and one of its partitions are different items.
+        let key = (Folded(&item.user.text), Folded(&item.table.text), item.partition.as_ref().map(|p| Folded(&p.text)));
+        if let Some(&first) = seen.get(&key) {
+            let at = Location::new(item.span);
+            return Err(ConfigError::DuplicateItem { at, item: shown(), prefix: prefix.to_owned(), first });
         }
+        seen.insert(key, item.span);
         items.push(new);
     }
     Ok(items)
+}
+
+type ItemKey<'a> = (Folded<'a>, Folded<'a>, Option<Folded<'a>>);
+
+/// A name compared and hashed ignoring ASCII case, without allocating.
+#[derive(Debug, Clone, Copy, Eq)]
+struct Folded<'a>(&'a str);
+
+impl PartialEq for Folded<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Hash for Folded<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for b in self.0.bytes() {
+            state.write_u8(b.to_ascii_uppercase());
+        }
+        state.write_u8(0xff);
+    }
 }
 
 #[cfg(test)]

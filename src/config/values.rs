@@ -69,12 +69,15 @@ pub(crate) fn non_empty(value: &RawValue, name: &str, allowed: &str) -> Result<S
     }
 }
 
+/// Names a value in a message; built only when there is an error.
+pub(crate) type What<'w> = &'w dyn Fn() -> String;
+
 /// At most `max` bytes; `what` names the value in the message, `why` explains a derived limit.
-pub(crate) fn byte_limit(value: &RawValue, what: &str, max: usize, why: &'static str) -> Result<(), ConfigError> {
+pub(crate) fn byte_limit(value: &RawValue, what: What<'_>, max: usize, why: &'static str) -> Result<(), ConfigError> {
     if value.text.len() > max {
         return Err(ConfigError::TooLong {
             at: Location::new(value.span),
-            what: what.to_owned(),
+            what: what(),
             len: value.text.len(),
             max,
             why,
@@ -86,7 +89,7 @@ pub(crate) fn byte_limit(value: &RawValue, what: &str, max: usize, why: &'static
 /// A lowercase RFC 1123 DNS label of at most 63 bytes: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`.
 /// Kubernetes names the pods `<sts>-<i>` and their hosts `<sts>-<i>.<svc>`.
 pub(crate) fn dns_label(value: &RawValue, name: &'static str) -> Result<String, ConfigError> {
-    byte_limit(value, &format!("{name} = {}", show(&value.text)), 63, "")?;
+    byte_limit(value, &|| format!("{name} = {}", show(&value.text)), 63, "")?;
     let text = value.text.as_str();
     let inner_ok = text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !inner_ok || text.starts_with('-') || text.ends_with('-') {
@@ -98,7 +101,7 @@ pub(crate) fn dns_label(value: &RawValue, name: &'static str) -> Result<String, 
 /// A plain identifier `[A-Za-z_][A-Za-z0-9_$]*` of at most `max` bytes. Such a
 /// name means the same thing quoted or not, and cannot end a statement, open a
 /// string or a comment, or reach another schema.
-pub(crate) fn identifier(value: &RawValue, what: &str, max: usize, why: &'static str) -> Result<String, ConfigError> {
+pub(crate) fn identifier(value: &RawValue, what: What<'_>, max: usize, why: &'static str) -> Result<String, ConfigError> {
     byte_limit(value, what, max, why)?;
     let text = value.text.as_str();
     let problem = match text.chars().next() {
@@ -110,7 +113,7 @@ pub(crate) fn identifier(value: &RawValue, what: &str, max: usize, why: &'static
             .map(|c| format!("it contains {}", describe(c))),
     };
     match problem {
-        Some(problem) => Err(ConfigError::NotIdentifier { at: Location::new(value.span), what: what.to_owned(), problem }),
+        Some(problem) => Err(ConfigError::NotIdentifier { at: Location::new(value.span), what: what(), problem }),
         None => Ok(text.to_owned()),
     }
 }
@@ -188,7 +191,7 @@ mod tests {
 
     #[test]
     fn identifiers_refuse_what_would_be_unsafe_in_sql() {
-        assert_eq!(identifier(&v("T$1_x"), "t", 128, "").unwrap(), "T$1_x");
+        assert_eq!(identifier(&v("T$1_x"), &|| "t".into(), 128, "").unwrap(), "T$1_x");
         let cases = [
             ("T1;DROP", "it contains ';'"),
             ("T 1", "it contains a space"),
@@ -201,7 +204,7 @@ mod tests {
             ("Té", "it contains 'é'"),
         ];
         for (text, problem) in cases {
-            let msg = identifier(&v(text), "table name", 128, "").unwrap_err().to_string();
+            let msg = identifier(&v(text), &|| "table name".into(), 128, "").unwrap_err().to_string();
             assert_eq!(
                 msg,
                 format!(
@@ -215,9 +218,9 @@ mod tests {
     #[test]
     fn byte_limits_count_bytes_not_characters() {
         let ok = "é".repeat(64);
-        assert!(byte_limit(&v(&ok), "x", 128, "").is_ok());
+        assert!(byte_limit(&v(&ok), &|| "x".into(), 128, "").is_ok());
         assert_eq!(
-            byte_limit(&v(&format!("{ok}a")), "user name", 128, "").unwrap_err().to_string(),
+            byte_limit(&v(&format!("{ok}a")), &|| "user name".into(), 128, "").unwrap_err().to_string(),
             "aku.conf:3:20: user name is 129 bytes long; allowed: 1..128 bytes"
         );
     }
