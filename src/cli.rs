@@ -77,16 +77,16 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Output format of -i (extension).
-    #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text, requires = "info")]
+    #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
     /// Show the password in -i output instead of ******** (extension).
-    #[arg(long = "show-password", requires = "info")]
+    #[arg(long = "show-password")]
     pub show_password: bool,
 
     /// With -p: observe and decide, print the plan (per server, in order, the exact
     /// SQL) and change nothing (extension).
-    #[arg(long = "dry-run", requires = "pod")]
+    #[arg(long = "dry-run")]
     pub dry_run: bool,
 
     /// Log line format (extension).
@@ -95,6 +95,26 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Parses `args`, also enforcing which extensions need which mode (clap's
+    /// `requires` does not fire for flags).
+    pub fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let cli = Cli::try_parse_from(args)?;
+        let needs = |flag: &str, mode: &str| {
+            Cli::command().error(clap::error::ErrorKind::MissingRequiredArgument, format!("{flag} can only be used with {mode}"))
+        };
+        if cli.dry_run && cli.pod.is_none() {
+            return Err(needs("--dry-run", "-p/--pod"));
+        }
+        if (cli.show_password || cli.output != OutputFormat::Text) && !cli.info {
+            return Err(needs("--show-password and --output", "-i/--info"));
+        }
+        Ok(cli)
+    }
+
     /// The `-v` text: `aku <version>`.
     pub fn version_text() -> String {
         Cli::command().render_version().trim_end().to_owned()
@@ -106,7 +126,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("aku").chain(args.iter().copied()))
+        Cli::parse_args(std::iter::once("aku").chain(args.iter().copied()))
     }
 
     #[test]
@@ -115,7 +135,17 @@ mod tests {
         assert_eq!(parse(&["-p", "stop"]).unwrap().pod.unwrap().normalized(), PodAction::End);
         assert_eq!(parse(&["--pod", "clean"]).unwrap().pod, Some(PodAction::Clean));
         assert!(parse(&["-v"]).unwrap().version);
-        for bad in [&["-i", "-p", "start"][..], &["-v", "-i"], &[], &["-p", "bogus"], &["-V"], &["--show-password"]] {
+        for bad in [
+            &["-i", "-p", "start"][..],
+            &["-v", "-i"],
+            &[],
+            &["-p", "bogus"],
+            &["-V"],
+            &["--show-password"],
+            &["-p", "start", "--show-password"],
+            &["-p", "end", "--output", "json"],
+            &["-i", "--dry-run"],
+        ] {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}");
         }

@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use clap::Parser;
-
 use crate::backend;
 use crate::cli::{Cli, OutputFormat, PodAction};
 use crate::config::{Config, EnvOverrides, PasswordSource, Secret, Syntax};
@@ -66,7 +64,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::parse_args(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
