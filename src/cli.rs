@@ -19,6 +19,10 @@ pub enum PodAction {
     Stop,
     /// Drop this pod's replication objects and stop (and reset) the peers' side.
     Clean,
+    /// Extension: stop and reset every reachable pod's replication with a gone pod (`--peer N`).
+    Reset,
+    /// Extension, on the master: recover a failed master from a slave (`--from N`, `--yes`).
+    Recover,
 }
 
 impl PodAction {
@@ -34,6 +38,8 @@ impl PodAction {
             PodAction::Start => "START",
             PodAction::End | PodAction::Stop => "END",
             PodAction::Clean => "CLEAN",
+            PodAction::Reset => "RESET",
+            PodAction::Recover => "RECOVER",
         }
     }
 }
@@ -68,6 +74,10 @@ pub struct Cli {
     #[arg(short = 'i', long = "info", group = "mode")]
     pub info: bool,
 
+    /// Print the replication status of every server (extension); exit code 13 when a problem is found.
+    #[arg(short = 's', long = "status", group = "mode")]
+    pub status: bool,
+
     /// Run a pod procedure: start (after the server starts), end/stop (before it stops), clean.
     #[arg(short = 'p', long = "pod", value_enum, value_name = "ACTION", group = "mode")]
     pub pod: Option<PodAction>,
@@ -76,13 +86,29 @@ pub struct Cli {
     #[arg(long = "config", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Output format of -i (extension).
+    /// Output format of -i and -s (extension).
     #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+
+    /// With -s: flag replication lag above this many bytes (extension).
+    #[arg(long = "lag-threshold", value_name = "BYTES", default_value_t = crate::status::DEFAULT_LAG_THRESHOLD)]
+    pub lag_threshold: u64,
 
     /// Show the password in -i output instead of ******** (extension).
     #[arg(long = "show-password")]
     pub show_password: bool,
+
+    /// With -p reset: the server ID of the gone pod whose replications are reset (extension).
+    #[arg(long = "peer", value_name = "N")]
+    pub peer: Option<u8>,
+
+    /// With -p recover: the server ID of the slave pod to recover the master from (extension).
+    #[arg(long = "from", value_name = "N")]
+    pub from: Option<u8>,
+
+    /// With -p recover: confirm (the master's tables are truncated and copied again).
+    #[arg(long = "yes")]
+    pub yes: bool,
 
     /// With -p: observe and decide, print the plan (per server, in order, the exact
     /// SQL) and change nothing (extension).
@@ -109,8 +135,28 @@ impl Cli {
         if cli.dry_run && cli.pod.is_none() {
             return Err(needs("--dry-run", "-p/--pod"));
         }
-        if (cli.show_password || cli.output != OutputFormat::Text) && !cli.info {
-            return Err(needs("--show-password and --output", "-i/--info"));
+        match cli.pod.map(PodAction::normalized) {
+            Some(PodAction::Reset) if cli.peer.is_none() => return Err(needs("-p reset", "--peer N")),
+            Some(PodAction::Recover) if cli.from.is_none() => return Err(needs("-p recover", "--from N")),
+            Some(PodAction::Recover) if !cli.yes && !cli.dry_run => {
+                return Err(needs("-p recover truncates the MASTER's tables and copies them again; it", "--yes (or --dry-run to see the plan)"));
+            }
+            _ => {}
+        }
+        if cli.peer.is_some() && cli.pod != Some(PodAction::Reset) {
+            return Err(needs("--peer", "-p reset"));
+        }
+        if (cli.from.is_some() || cli.yes) && cli.pod != Some(PodAction::Recover) {
+            return Err(needs("--from and --yes", "-p recover"));
+        }
+        if cli.show_password && !cli.info {
+            return Err(needs("--show-password", "-i/--info"));
+        }
+        if cli.output != OutputFormat::Text && !(cli.info || cli.status) {
+            return Err(needs("--output", "-i/--info or -s/--status"));
+        }
+        if cli.lag_threshold != crate::status::DEFAULT_LAG_THRESHOLD && !cli.status {
+            return Err(needs("--lag-threshold", "-s/--status"));
         }
         Ok(cli)
     }
@@ -135,6 +181,9 @@ mod tests {
         assert_eq!(parse(&["-p", "stop"]).unwrap().pod.unwrap().normalized(), PodAction::End);
         assert_eq!(parse(&["--pod", "clean"]).unwrap().pod, Some(PodAction::Clean));
         assert!(parse(&["-v"]).unwrap().version);
+        assert_eq!(parse(&["-p", "reset", "--peer", "3"]).unwrap().peer, Some(3));
+        assert_eq!(parse(&["-p", "recover", "--from", "1", "--yes"]).unwrap().from, Some(1));
+        assert!(parse(&["-p", "recover", "--from", "1", "--dry-run"]).unwrap().dry_run);
         for bad in [
             &["-i", "-p", "start"][..],
             &["-v", "-i"],
@@ -145,6 +194,11 @@ mod tests {
             &["-p", "start", "--show-password"],
             &["-p", "end", "--output", "json"],
             &["-i", "--dry-run"],
+            &["-p", "reset"],
+            &["-p", "recover", "--from", "1"],
+            &["-p", "recover", "--yes"],
+            &["-p", "start", "--peer", "1"],
+            &["-p", "end", "--yes"],
         ] {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}");

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod odbc;
 pub mod run;
+pub mod status;
 pub mod topology;
 
 pub use run::run;

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::lifecycle::{self, marker, Absence, Concurrency, Event, EventLevel, EventSink, Executor, Intent, MarkerChange, PeerState};
 use crate::odbc::connector::OdbcConnector;
 use crate::topology::{self, ServerId};
-use crate::{exit_code, info, logging};
+use crate::{exit_code, info, logging, status};
 
 /// Everything aku reads from the process environment, read once.
 #[derive(Debug, Clone, Default)]
@@ -85,6 +85,16 @@ where
             }
         };
     }
+    if cli.status {
+        logging::init(cli.log_format);
+        return match print_status(&cli, &env) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("{e}");
+                e.exit_code()
+            }
+        };
+    }
     match cli.pod {
         Some(action) => run_pod(&cli, action, &env),
         None => exit_code::USAGE,
@@ -148,6 +158,28 @@ fn print_info(cli: &Cli, env: &ProcessEnv) -> Result<(), Error> {
     Ok(())
 }
 
+fn connector_for(config: &Arc<Config>, backend: &Arc<dyn backend::Backend>, password: Secret) -> Arc<dyn lifecycle::Connector> {
+    Arc::new(OdbcConnector { config: Arc::clone(config), backend: Arc::clone(backend), password })
+}
+
+fn print_status(cli: &Cli, env: &ProcessEnv) -> Result<i32, Error> {
+    let config = Arc::new(load_config(cli.config.as_deref(), env)?);
+    let password = resolve_password(&config)?;
+    let backend = backend::for_config(&config, env.nls_use.clone());
+    let connector = connector_for(&config, &backend, password);
+    let own = topology::server_id_from_hostname(&hostname(env), &config.sts_name, config.server_count)
+        .ok()
+        .map(|server| status::OwnPod { server, marker_present: marker::exists(&env.marker()) });
+    let report = status::collect(&config, &backend, &connector, own, cli.lag_threshold);
+    match cli.output {
+        OutputFormat::Text => print!("{}", status::render_text(&report)),
+        OutputFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&report).expect("the status report always serialises"));
+        }
+    }
+    Ok(if report.problems == 0 { exit_code::SUCCESS } else { exit_code::STATUS_PROBLEM })
+}
+
 /// Turns engine events into log lines.
 struct LogSink {
     sts: String,
@@ -165,12 +197,27 @@ impl EventSink for LogSink {
     }
 }
 
-fn intent_of(action: PodAction) -> Intent {
+fn intent_of(cli: &Cli, action: PodAction) -> Intent {
     match action.normalized() {
         PodAction::Start => Intent::Start,
         PodAction::End | PodAction::Stop => Intent::End,
         PodAction::Clean => Intent::Clean,
+        PodAction::Reset => Intent::ResetPeer(ServerId(cli.peer.unwrap_or_default())),
+        PodAction::Recover => Intent::Recover(ServerId(cli.from.unwrap_or_default())),
     }
+}
+
+/// SIGTERM/SIGINT: the first sets the returned flag (the engine finishes the
+/// current step, then stops with exit code INTERRUPTED); the second exits at once
+/// with the same code. A preStop hook's grace period can end mid-run.
+fn install_signal_handlers() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // Order matters: the conditional shutdown sees the flag set by an earlier signal.
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, exit_code::INTERRUPTED, Arc::clone(&flag));
+        let _ = signal_hook::flag::register(signal, Arc::clone(&flag));
+    }
+    flag
 }
 
 fn run_pod(cli: &Cli, action: PodAction, env: &ProcessEnv) -> i32 {
@@ -190,19 +237,20 @@ fn run_pod(cli: &Cli, action: PodAction, env: &ProcessEnv) -> i32 {
 }
 
 fn pod_procedure(cli: &Cli, action: PodAction, env: &ProcessEnv) -> Result<i32, Error> {
+    let interrupted = install_signal_handlers();
     let config = Arc::new(load_config(cli.config.as_deref(), env)?);
     let password = resolve_password(&config)?;
     let me = identity(&config, env)?;
     let backend = backend::for_config(&config, env.nls_use.clone());
-    let connector: Arc<dyn lifecycle::Connector> =
-        Arc::new(OdbcConnector { config: Arc::clone(&config), backend: Arc::clone(&backend), password });
+    let connector = connector_for(&config, &backend, password);
     let sink: Arc<dyn EventSink> = Arc::new(LogSink { sts: config.sts_name.clone() });
     let marker_path = env.marker();
     let marker_text = marker_path.display().to_string();
 
     let (obs, sessions) =
         lifecycle::observe(&config, &backend, &connector, me, marker::exists(&marker_path), &sink)?;
-    let plan = lifecycle::decide(&config, intent_of(action), &obs, &marker_text)?;
+    lifecycle::observe::warn_orphans(&config, &obs, sink.as_ref());
+    let plan = lifecycle::decide(&config, intent_of(cli, action), &obs, &marker_text)?;
     if cli.dry_run {
         print!("{}", lifecycle::render::render_plan(&config, backend.as_ref(), &obs, &plan, &marker_text));
         return Ok(exit_code::SUCCESS);
@@ -215,17 +263,18 @@ fn pod_procedure(cli: &Cli, action: PodAction, env: &ProcessEnv) -> Result<i32, 
         sessions,
         sink,
         concurrency: Concurrency::Parallel,
-        interrupted: Arc::new(AtomicBool::new(false)),
+        interrupted,
         vars: Arc::new(Mutex::new(std::collections::HashMap::new())),
     };
     executor.run(&plan, &obs)?;
     let marker_result = match plan.marker {
         MarkerChange::Write => marker::write(&marker_path),
         MarkerChange::Remove => marker::remove(&marker_path),
+        MarkerChange::Keep => Ok(()),
     };
     marker_result.map_err(|source| lifecycle::ProcedureError::Marker { path: marker_text, source })?;
     let unanswered = obs.peers.values().any(|p| matches!(p, PeerState::Absent(Absence::Unanswered(_))));
-    if unanswered && intent_of(action) != Intent::Start {
+    if unanswered && !matches!(intent_of(cli, action), Intent::Start | Intent::Recover(_)) {
         return Ok(exit_code::PEER_UNANSWERED);
     }
     Ok(exit_code::SUCCESS)

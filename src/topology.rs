@@ -8,7 +8,7 @@ use crate::config::Config;
 
 /// A server ID: the ordinal of a pod in the `StatefulSet` (`<sts>-<N>` → N),
 /// `0..AKU_SERVER_COUNT`. Server 0 is the master pod.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
 #[serde(transparent)]
 pub struct ServerId(pub u8);
 

@@ -6,6 +6,7 @@ mod support;
 
 use aku::config::BackendKind;
 use aku::lifecycle::Intent;
+use aku::topology::ServerId;
 use support::engine::{config, group, item, transcript, Obj, Scenario};
 
 /// Every scenario of issue 3, for one backend: one list, read top to bottom.
@@ -138,6 +139,22 @@ fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
             .server(2, Obj::Running, &[(1, Obj::StoppedLive), (3, Obj::Reset)]),
         Intent::Start,
     ));
+    out.push((
+        "19_reset_gone_peer_2_from_pod_1",
+        Scenario::new("aku -p reset --peer 2 on pod 1: pod 2 vanished without end; pods 0 and 3 up", c(), 1)
+            .server(1, Obj::Running, &[])
+            .server(0, Obj::Running, &[])
+            .server(3, Obj::Running, &[]),
+        Intent::ResetPeer(ServerId(2)),
+    ));
+    out.push((
+        "20_recover_master_from_pod_1",
+        Scenario::new("aku -p recover --from 1 on the master, which lost its replication state; pods 1 and 2 live", c(), 0)
+            .server(0, Obj::Missing, &[])
+            .server(1, Obj::Running, &[(3, Obj::Reset)])
+            .server(2, Obj::Running, &[(3, Obj::Reset)]),
+        Intent::Recover(ServerId(1)),
+    ));
     out
 }
 
@@ -163,4 +180,14 @@ fn altibase_transcripts() {
 #[test]
 fn postgresql_transcripts() {
     check(BackendKind::Postgresql);
+}
+
+/// `aku -s` on Altibase: the SQL each server receives and the report built from
+/// scripted answers of `SYS_REPLICATIONS_`, `V$REPSENDER` and `V$REPGAP`.
+#[test]
+fn altibase_status_transcript() {
+    let text = support::engine::status_transcript(BackendKind::Altibase);
+    insta::with_settings!({ snapshot_path => "transcripts/altibase", prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("21_status", text);
+    });
 }

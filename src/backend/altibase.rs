@@ -9,7 +9,7 @@
 
 use odbc_api::escape_attribute_value;
 
-use crate::backend::{Backend, ErrorClass, Op, Severity, Target};
+use crate::backend::{Backend, ErrorClass, Op, PairStatus, Severity, Target};
 use crate::config::{BackendKind, Config, ReplicationGroup, ReplicationItem};
 use crate::lifecycle::{Action, FlushWait, Observation, ReplicationState, ServerState, Step};
 use crate::odbc::connector::LOGIN_TIMEOUT_S;
@@ -68,6 +68,35 @@ fn truncate_sql(item: &ReplicationItem) -> String {
     match &item.partition {
         Some(p) => format!("ALTER TABLE {table} TRUNCATE PARTITION {}", quote(p)),
         None => format!("TRUNCATE TABLE {table}"),
+    }
+}
+
+/// `SYS_REPLICATIONS_` joined with the sender's live state (`V$REPSENDER`) and its
+/// gap (`V$REPGAP`, bytes), for the names in `list` (`'NAME', ...`).
+pub fn status_sql(list: &str) -> String {
+    format!(
+        "SELECT R.REPLICATION_NAME, R.IS_STARTED, R.XSN, S.STATUS, G.REP_GAP_SIZE \
+         FROM SYSTEM_.SYS_REPLICATIONS_ R \
+         LEFT OUTER JOIN V$REPSENDER S ON S.REP_NAME = R.REPLICATION_NAME \
+         LEFT OUTER JOIN V$REPGAP G ON G.REP_NAME = R.REPLICATION_NAME \
+         WHERE R.REPLICATION_NAME IN ({list})"
+    )
+}
+
+/// The meaning of `V$REPSENDER.STATUS` (General Reference, data dictionary).
+fn sender_status(code: &str) -> &'static str {
+    match code {
+        "0" => "STOP",
+        "1" => "RUN",
+        "2" => "RETRY",
+        "3" => "FAILBACK NORMAL",
+        "4" => "FAILBACK MASTER",
+        "5" => "FAILBACK SLAVE",
+        "6" => "SYNC",
+        "7" => "FAILBACK EAGER",
+        "8" => "FAILBACK FLUSH",
+        "9" => "IDLE",
+        _ => "unknown",
     }
 }
 
@@ -212,6 +241,38 @@ impl Backend for Altibase {
             // backends that can hold a peer's replication at a known position.
             Action::DropGroup { .. } | Action::Bookmark { .. } | Action::Link { .. } => Vec::new(),
         }
+    }
+
+    fn status(&self, config: &Config, server: ServerId, session: &mut dyn Session) -> Result<Vec<PairStatus>, DbError> {
+        let mut names = Vec::new();
+        for group in &config.groups {
+            for pair in topology::pairs_of(server, config.server_count) {
+                names.push((topology::replication_name(&group.prefix, pair), pair.other(server)));
+            }
+        }
+        let list: Vec<String> = names.iter().map(|(n, _)| format!("'{}'", n.to_ascii_uppercase())).collect();
+        let rows = session.query(&status_sql(&list.join(", ")), config.query_timeout_s)?;
+        let text = |r: &Vec<Option<String>>, i: usize| r.get(i).cloned().flatten().map(|v| v.trim().to_owned());
+        Ok(names
+            .into_iter()
+            .map(|(replication, peer)| {
+                let row = rows.iter().find(|r| text(r, 0).is_some_and(|n| n.eq_ignore_ascii_case(&replication)));
+                let Some(r) = row else { return PairStatus { replication, peer, reset: true, ..PairStatus::default() } };
+                let sender = text(r, 3);
+                PairStatus {
+                    replication,
+                    peer,
+                    exists: true,
+                    started: text(r, 1).as_deref() == Some("1"),
+                    running: Some(sender.as_deref() == Some("1")),
+                    reset: text(r, 2).as_deref() == Some("-1"),
+                    lag_bytes: text(r, 4).and_then(|v| v.parse().ok()),
+                    lag_s: None,
+                    retained_bytes: text(r, 4).and_then(|v| v.parse().ok()),
+                    errors: sender.map(|s| format!("sender status {s} ({})", sender_status(&s))),
+                }
+            })
+            .collect())
     }
 
     fn classify(&self, error: &DbError) -> ErrorClass {

@@ -136,6 +136,31 @@ pub struct Target {
     pub privileged: bool,
 }
 
+/// The status of one replication (pair) on one server, for `aku --status`.
+/// `None` means the backend cannot tell.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct PairStatus {
+    /// Replication name `<PREFIX>_<i><j>`.
+    pub replication: String,
+    /// The other server of the pair.
+    pub peer: ServerId,
+    pub exists: bool,
+    /// Started as persisted intent (Altibase IS_STARTED; PostgreSQL subscription enabled).
+    pub started: bool,
+    /// Actually running now (Altibase V$REPSENDER STATUS = 1; PostgreSQL apply worker alive).
+    pub running: Option<bool>,
+    /// No restart point (XSN = -1; PostgreSQL: no slot and no origin progress).
+    pub reset: bool,
+    /// Log this server wrote that the peer has not confirmed yet, in bytes.
+    pub lag_bytes: Option<i64>,
+    /// Replay lag in seconds, where the backend can tell.
+    pub lag_s: Option<f64>,
+    /// Log this server retains for the peer, in bytes.
+    pub retained_bytes: Option<i64>,
+    /// Error and conflict counters or the sender's state, as text.
+    pub errors: Option<String>,
+}
+
 /// A database backend.
 pub trait Backend: Send + Sync {
     fn kind(&self) -> BackendKind;
@@ -161,6 +186,9 @@ pub trait Backend: Send + Sync {
 
     /// The operations that realise `step`, in order. `obs` is the state the plan was decided on.
     fn expand(&self, config: &Config, obs: &Observation, step: &Step) -> Vec<Op>;
+
+    /// Reads the status of every replication of `server`'s pairs.
+    fn status(&self, config: &Config, server: ServerId, session: &mut dyn Session) -> Result<Vec<PairStatus>, DbError>;
 
     /// The class of a statement error.
     fn classify(&self, error: &DbError) -> ErrorClass;

@@ -15,7 +15,7 @@
 
 use odbc_api::escape_attribute_value;
 
-use crate::backend::{Backend, ErrorClass, Op, Severity, Target};
+use crate::backend::{Backend, ErrorClass, Op, PairStatus, Severity, Target};
 use crate::config::{BackendKind, Config, ReplicationGroup, ReplicationItem};
 use crate::lifecycle::{Action, FlushWait, Observation, ReplicationState, ServerState, Step};
 use crate::odbc::{DbError, Session};
@@ -143,6 +143,28 @@ fn var(group: usize, peer: ServerId, what: &str) -> String {
     format!("g{group}.peer{peer}.{what}")
 }
 
+/// One row per replication name in `values` (`('name'), ...`): subscription
+/// exists/enabled/running, slot present, origin progress, unconfirmed and retained
+/// bytes of the local slot, replay lag (s) of the peer's walsender, error counters.
+pub fn status_sql(values: &str) -> String {
+    format!(
+        "SELECT n.name, s.oid IS NOT NULL, coalesce(s.subenabled, false), \
+         EXISTS (SELECT 1 FROM pg_stat_subscription st WHERE st.subid = s.oid AND st.pid IS NOT NULL), \
+         sl.slot_name IS NOT NULL, \
+         coalesce((SELECT o.remote_lsn <> '0/0' FROM pg_replication_origin_status o WHERE o.external_id = 'pg_' || s.oid), false), \
+         pg_wal_lsn_diff(pg_current_wal_lsn(), sl.confirmed_flush_lsn)::bigint, \
+         (SELECT round(extract(epoch FROM r.replay_lag)::numeric, 3) FROM pg_stat_replication r WHERE r.application_name = n.name LIMIT 1), \
+         pg_wal_lsn_diff(pg_current_wal_lsn(), sl.restart_lsn)::bigint, \
+         (SELECT format('apply errors %s, sync errors %s, conflicts %s', ss.apply_error_count, ss.sync_error_count, \
+                 (SELECT coalesce(sum(e.value::bigint), 0) FROM jsonb_each_text(to_jsonb(ss)) e WHERE e.key LIKE 'confl\\_%')) \
+            FROM pg_stat_subscription_stats ss WHERE ss.subid = s.oid) \
+         FROM (VALUES {values}) AS n(name) \
+         LEFT JOIN pg_subscription s ON s.subname = n.name \
+         AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         LEFT JOIN pg_replication_slots sl ON sl.slot_name = n.name"
+    )
+}
+
 impl Postgres {
     fn start(config: &Config, obs: &Observation, server: ServerId, group: usize, pair: Pair, peer_present: bool) -> Vec<Op> {
         let n = name(&config.groups[group], pair);
@@ -155,40 +177,40 @@ impl Postgres {
         ops
     }
 
-    fn sync(config: &Config, master: ServerId, group: usize, pair: Pair) -> Vec<Op> {
+    fn sync(config: &Config, source: ServerId, group: usize, pair: Pair) -> Vec<Op> {
         let g = &config.groups[group];
         let n = name(g, pair);
-        let slave = pair.other(master);
-        let old_oid = var(group, slave, "old_subscription_oid");
+        let target = pair.other(source);
+        let old_oid = var(group, target, "old_subscription_oid");
         let tables = g.items.len();
         let mut ops = vec![
             // Start from a clean subscription: an earlier interrupted copy is redone.
-            Op::capture(slave, format!("SELECT coalesce({}::text, '')", sub_oid(&n)), old_oid.clone()),
-            Op::exec(slave, format!("ALTER SUBSCRIPTION {} DISABLE", ident(&n))),
-            worker_gone(slave, &n),
-            Op::exec(slave, format!("ALTER SUBSCRIPTION {} SET (slot_name = NONE)", ident(&n))),
-            Op::exec(slave, format!("DROP SUBSCRIPTION IF EXISTS {}", ident(&n))),
-            Op::exec(slave, create_subscription_sql(config, g, pair, slave)),
+            Op::capture(target, format!("SELECT coalesce({}::text, '')", sub_oid(&n)), old_oid.clone()),
+            Op::exec(target, format!("ALTER SUBSCRIPTION {} DISABLE", ident(&n))),
+            worker_gone(target, &n),
+            Op::exec(target, format!("ALTER SUBSCRIPTION {} SET (slot_name = NONE)", ident(&n))),
+            Op::exec(target, format!("DROP SUBSCRIPTION IF EXISTS {}", ident(&n))),
+            Op::exec(target, create_subscription_sql(config, g, pair, target)),
             Op::exec(
-                master,
+                source,
                 format!(
                     "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
                      WHERE slot_name LIKE 'pg\\_{{{old_oid}}}\\_sync\\_%' AND NOT active"
                 ),
             ),
         ];
-        ops.extend(drop_slot(master, &n));
-        ops.push(Op::exec(master, create_slot_sql(&n)));
-        ops.push(Op::exec(slave, format!("ALTER SYSTEM SET max_sync_workers_per_subscription = {}", g.sync_parallel_count)));
-        ops.push(Op::exec(slave, "SELECT pg_reload_conf()"));
-        ops.push(Op::exec(slave, format!("ALTER SUBSCRIPTION {} ENABLE", ident(&n))));
-        ops.push(Op::exec(slave, format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = true)", ident(&n))));
+        ops.extend(drop_slot(source, &n));
+        ops.push(Op::exec(source, create_slot_sql(&n)));
+        ops.push(Op::exec(target, format!("ALTER SYSTEM SET max_sync_workers_per_subscription = {}", g.sync_parallel_count)));
+        ops.push(Op::exec(target, "SELECT pg_reload_conf()"));
+        ops.push(Op::exec(target, format!("ALTER SUBSCRIPTION {} ENABLE", ident(&n))));
+        ops.push(Op::exec(target, format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = true)", ident(&n))));
         let rels = format!(
             "FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = {}",
             lit(&n)
         );
         ops.push(Op::wait_until(
-            slave,
+            target,
             format!("SELECT count(*) = {tables} AND bool_and(r.srsubstate = 'r') {rels}"),
             format!("initial copy of {n}"),
             Some(format!(
@@ -199,19 +221,18 @@ impl Postgres {
             )),
             config.query_timeout_s,
         ));
-        // The copy is complete: start the master's side (it pulls this pod's own changes).
-        ops.push(Op::exec(slave, create_slot_sql(&n)));
-        ops.extend(enable(master, &n));
+        // The copy is complete: start the source's side (it pulls this pod's own changes).
+        ops.push(Op::exec(target, create_slot_sql(&n)));
+        ops.extend(enable(source, &n));
         ops
     }
 
-    fn bookmark(config: &Config, peer: ServerId, group: usize, joiner: ServerId) -> Vec<Op> {
+    fn bookmark(config: &Config, peer: ServerId, group: usize, joiner: ServerId, source: ServerId) -> Vec<Op> {
         let g = &config.groups[group];
-        let master = ServerId::MASTER;
         let to_joiner = name(g, Pair::new(peer, joiner));
-        let to_master = name(g, Pair::new(master, peer));
+        let to_source = name(g, Pair::new(source, peer));
         let s_var = var(group, peer, "bookmark_lsn");
-        let l_var = var(group, peer, "master_applied_lsn");
+        let l_var = var(group, peer, "source_applied_lsn");
         let mut ops = drop_slot(peer, &to_joiner);
         ops.push(Op::capture(
             peer,
@@ -222,36 +243,36 @@ impl Postgres {
             peer,
             format!(
                 "SELECT coalesce((SELECT confirmed_flush_lsn >= '{{{s_var}}}'::pg_lsn FROM pg_replication_slots WHERE slot_name = {}), false)",
-                lit(&to_master)
+                lit(&to_source)
             ),
-            format!("the MASTER has received this peer's changes up to the bookmark (slot {to_master})"),
+            format!("the copy source has received this peer's changes up to the bookmark (slot {to_source})"),
             None,
             config.query_timeout_s,
         ));
-        ops.push(Op::exec(master, format!("ALTER SUBSCRIPTION {} DISABLE", ident(&to_master))));
-        ops.push(worker_gone(master, &to_master));
+        ops.push(Op::exec(source, format!("ALTER SUBSCRIPTION {} DISABLE", ident(&to_source))));
+        ops.push(worker_gone(source, &to_source));
         ops.push(Op::capture(
-            master,
+            source,
             format!(
                 "SELECT coalesce((SELECT o.remote_lsn::text FROM pg_replication_origin_status o WHERE o.external_id = 'pg_' || {}), '0/0')",
-                sub_oid(&to_master)
+                sub_oid(&to_source)
             ),
             l_var,
         ));
         ops
     }
 
-    fn link(config: &Config, peer: ServerId, group: usize, joiner: ServerId) -> Vec<Op> {
+    fn link(config: &Config, peer: ServerId, group: usize, joiner: ServerId, source: ServerId) -> Vec<Op> {
         let g = &config.groups[group];
         let from_peer = name(g, Pair::new(peer, joiner));
-        let to_master = name(g, Pair::new(ServerId::MASTER, peer));
-        let l_var = var(group, peer, "master_applied_lsn");
+        let to_source = name(g, Pair::new(source, peer));
+        let l_var = var(group, peer, "source_applied_lsn");
         let mut ops = vec![Op::exec(
             joiner,
             format!("SELECT pg_replication_origin_advance('pg_' || {}, '{{{l_var}}}')", sub_oid(&from_peer)),
         )];
         ops.extend(enable(joiner, &from_peer));
-        ops.push(Op::exec(ServerId::MASTER, format!("ALTER SUBSCRIPTION {} ENABLE", ident(&to_master))));
+        ops.push(Op::exec(source, format!("ALTER SUBSCRIPTION {} ENABLE", ident(&to_source))));
         ops
     }
 
@@ -401,12 +422,22 @@ impl Backend for Postgres {
             ),
             t,
         )?;
-        let slots = session.query(&format!("SELECT slot_name FROM pg_replication_slots WHERE slot_name IN ({list})"), t)?;
+        let slots = session.query(
+            &format!(
+                "SELECT slot_name, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint \
+                 FROM pg_replication_slots WHERE slot_name IN ({list})"
+            ),
+            t,
+        )?;
         let truthy = |v: Option<&Option<String>>| v.cloned().flatten().is_some_and(|v| v == "1" || v == "t");
         let mut state = ServerState { problems: Self::problems(config, server, session)?, ..ServerState::default() };
         for (n, tables) in names {
             let lower = n.to_ascii_lowercase();
-            let has_slot = slots.iter().any(|r| r.first().cloned().flatten().as_deref() == Some(lower.as_str()));
+            let slot = slots.iter().find(|r| r.first().cloned().flatten().as_deref() == Some(lower.as_str()));
+            let has_slot = slot.is_some();
+            if let Some(bytes) = slot.and_then(|r| r.get(1).cloned().flatten()).and_then(|v| v.parse().ok()) {
+                state.retained_bytes.insert(n.clone(), bytes);
+            }
             let sub = subs.iter().find(|r| r.first().cloned().flatten().as_deref() == Some(lower.as_str()));
             let repl = match sub {
                 None => ReplicationState { reset: !has_slot, ..ReplicationState::MISSING },
@@ -446,8 +477,8 @@ impl Backend for Postgres {
             }
             Action::Start { group, pair, peer_present } => Self::start(config, obs, s, *group, *pair, *peer_present),
             Action::Sync { group, pair } => Self::sync(config, s, *group, *pair),
-            Action::Bookmark { group, joiner } => Self::bookmark(config, s, *group, *joiner),
-            Action::Link { group, peer, joiner } => Self::link(config, *peer, *group, *joiner),
+            Action::Bookmark { group, joiner, source } => Self::bookmark(config, s, *group, *joiner, *source),
+            Action::Link { group, peer, joiner, source } => Self::link(config, *peer, *group, *joiner, *source),
             Action::Flush { group, pair, wait } => Self::flush(config, s, *group, *pair, *wait),
             Action::Stop { group, pair } => vec![
                 Op::exec(s, format!("ALTER SUBSCRIPTION {} DISABLE", ident(&name(&config.groups[*group], *pair))))
@@ -469,6 +500,39 @@ impl Backend for Postgres {
             )],
             Action::Delay { seconds } => vec![Op::sleep(s, *seconds)],
         }
+    }
+
+    fn status(&self, config: &Config, server: ServerId, session: &mut dyn Session) -> Result<Vec<PairStatus>, DbError> {
+        let mut names = Vec::new();
+        for group in &config.groups {
+            for pair in topology::pairs_of(server, config.server_count) {
+                names.push((topology::replication_name(&group.prefix, pair), pair.other(server)));
+            }
+        }
+        let values: Vec<String> = names.iter().map(|(n, _)| format!("({})", lit(n))).collect();
+        let rows = session.query(&status_sql(&values.join(", ")), config.query_timeout_s)?;
+        let text = |r: &Vec<Option<String>>, i: usize| r.get(i).cloned().flatten();
+        let flag = |r: &Vec<Option<String>>, i: usize| text(r, i).is_some_and(|v| v == "1" || v == "t");
+        Ok(names
+            .into_iter()
+            .map(|(replication, peer)| {
+                let lower = replication.to_ascii_lowercase();
+                let row = rows.iter().find(|r| text(r, 0).as_deref() == Some(lower.as_str()));
+                let Some(r) = row else { return PairStatus { replication, peer, reset: true, ..PairStatus::default() } };
+                PairStatus {
+                    replication,
+                    peer,
+                    exists: flag(r, 1),
+                    started: flag(r, 2),
+                    running: Some(flag(r, 3)),
+                    reset: !flag(r, 4) && !flag(r, 5),
+                    lag_bytes: text(r, 6).and_then(|v| v.parse().ok()),
+                    lag_s: text(r, 7).and_then(|v| v.parse().ok()),
+                    retained_bytes: text(r, 8).and_then(|v| v.parse().ok()),
+                    errors: text(r, 9),
+                }
+            })
+            .collect())
     }
 
     fn classify(&self, error: &DbError) -> ErrorClass {

@@ -3,7 +3,7 @@
 //! Procedures follow `spec/aku-behaviour.md` section 5 step by step; the
 //! deliberate additions are documented in `docs/procedures.md`.
 
-use crate::config::{BackendKind, Config};
+use crate::config::Config;
 use crate::exit_code;
 use crate::lifecycle::plan::{messages, Action, FlushWait, MarkerChange, Phase, Plan, Procedure, Step};
 use crate::lifecycle::state::Observation;
@@ -15,6 +15,10 @@ pub enum Intent {
     Start,
     End,
     Clean,
+    /// `reset --peer N`: the pod N is gone for good.
+    ResetPeer(ServerId),
+    /// `recover --from N`, on the master.
+    Recover(ServerId),
 }
 
 /// Why a procedure was refused. Nothing was changed on any server.
@@ -33,6 +37,13 @@ pub enum Refusal {
     MasterUnreachable { host: String },
     #[error("Server {server} ({host}) does not meet the requirements of aku: {}", problems.join(" "))]
     Precondition { server: ServerId, host: String, problems: Vec<String> },
+    #[error(
+        "Pod {server} ({host}) answers: its replications are reset only when it is gone. \
+         Use aku -p end on that pod instead. Nothing was changed."
+    )]
+    PeerReachable { server: ServerId, host: String },
+    #[error("{what}. Nothing was changed.")]
+    NotApplicable { what: String },
 }
 
 impl Refusal {
@@ -40,8 +51,8 @@ impl Refusal {
         match self {
             Refusal::DuplicateStart { .. } => exit_code::DUPLICATE_START,
             Refusal::MasterFailure | Refusal::SlaveFailure => exit_code::RECOVERY_REQUIRED,
-            Refusal::MasterUnreachable { .. } => exit_code::PEER_REQUIRED,
-            Refusal::Precondition { .. } => exit_code::PRECONDITION,
+            Refusal::MasterUnreachable { .. } | Refusal::PeerReachable { .. } => exit_code::PEER_REQUIRED,
+            Refusal::Precondition { .. } | Refusal::NotApplicable { .. } => exit_code::PRECONDITION,
         }
     }
 }
@@ -49,7 +60,7 @@ impl Refusal {
 /// Decides the procedure for `intent` on server `obs.me`.
 pub fn decide(config: &Config, intent: Intent, obs: &Observation, marker: &str) -> Result<Plan, Refusal> {
     let ctx = Ctx { config, obs, me: obs.me };
-    if intent == Intent::Start {
+    if matches!(intent, Intent::Start | Intent::Recover(_)) {
         if obs.marker_present {
             return Err(Refusal::DuplicateStart { marker: marker.to_owned() });
         }
@@ -60,21 +71,23 @@ pub fn decide(config: &Config, intent: Intent, obs: &Observation, marker: &str) 
         Intent::Start => ctx.slave_start()?,
         Intent::End => ctx.end(),
         Intent::Clean => ctx.clean(),
+        Intent::ResetPeer(peer) => ctx.reset_peer(peer)?,
+        Intent::Recover(source) => ctx.recover(source)?,
     })
 }
 
-struct Ctx<'a> {
-    config: &'a Config,
-    obs: &'a Observation,
-    me: ServerId,
+pub(super) struct Ctx<'a> {
+    pub(super) config: &'a Config,
+    pub(super) obs: &'a Observation,
+    pub(super) me: ServerId,
 }
 
 /// Builds phases, dropping empty ones.
 #[derive(Default)]
-struct PhaseList(Vec<Phase>);
+pub(super) struct PhaseList(pub(super) Vec<Phase>);
 
 impl PhaseList {
-    fn push(&mut self, (begin, end): (&'static str, &'static str), steps: Vec<Step>) {
+    pub(super) fn push(&mut self, (begin, end): (&'static str, &'static str), steps: Vec<Step>) {
         if !steps.is_empty() {
             self.0.push(Phase { begin, end, steps });
         }
@@ -82,41 +95,41 @@ impl PhaseList {
 }
 
 impl Ctx<'_> {
-    fn groups(&self) -> std::ops::Range<usize> {
+    pub(super) fn groups(&self) -> std::ops::Range<usize> {
         0..self.config.groups.len()
     }
 
-    fn name(&self, group: usize, pair: Pair) -> String {
+    pub(super) fn name(&self, group: usize, pair: Pair) -> String {
         topology::replication_name(&self.config.groups[group].prefix, pair)
     }
 
-    fn my_pairs(&self) -> Vec<Pair> {
+    pub(super) fn my_pairs(&self) -> Vec<Pair> {
         topology::pairs_of(self.me, self.config.server_count)
     }
 
     /// Every (group, pair) of this server, group by group.
-    fn my_objects(&self) -> Vec<(usize, Pair)> {
+    pub(super) fn my_objects(&self) -> Vec<(usize, Pair)> {
         self.groups().flat_map(|g| self.my_pairs().into_iter().map(move |p| (g, p))).collect()
     }
 
-    fn state_on(&self, server: ServerId, group: usize, pair: Pair) -> Option<crate::lifecycle::ReplicationState> {
+    pub(super) fn state_on(&self, server: ServerId, group: usize, pair: Pair) -> Option<crate::lifecycle::ReplicationState> {
         self.obs.server(server).map(|s| s.replication(&self.name(group, pair)))
     }
 
-    fn local(&self, group: usize, pair: Pair) -> crate::lifecycle::ReplicationState {
+    pub(super) fn local(&self, group: usize, pair: Pair) -> crate::lifecycle::ReplicationState {
         self.obs.local.replication(&self.name(group, pair))
     }
 
     /// True when `server` is reachable and holds the object.
-    fn has_object(&self, server: ServerId, group: usize, pair: Pair) -> bool {
+    pub(super) fn has_object(&self, server: ServerId, group: usize, pair: Pair) -> bool {
         self.state_on(server, group, pair).is_some_and(|s| s.exists)
     }
 
-    fn step(server: ServerId, action: Action) -> Step {
+    pub(super) fn step(server: ServerId, action: Action) -> Step {
         Step { server, action }
     }
 
-    fn check_preconditions(&self) -> Result<(), Refusal> {
+    pub(super) fn check_preconditions(&self) -> Result<(), Refusal> {
         // The local server, and the master for a slave (it is the copy source).
         let mut servers = vec![self.me];
         if !self.me.is_master() {
@@ -136,7 +149,7 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn flush_wait_at_start(&self) -> FlushWait {
+    pub(super) fn flush_wait_at_start(&self) -> FlushWait {
         match self.config.flush_timeout_at_start_s {
             0 => FlushWait::All,
             t => FlushWait::Wait(t),
@@ -144,7 +157,7 @@ impl Ctx<'_> {
     }
 
     /// Create each missing local object.
-    fn create_missing(&self) -> Vec<Step> {
+    pub(super) fn create_missing(&self) -> Vec<Step> {
         self.my_objects()
             .into_iter()
             .filter(|&(g, p)| !self.local(g, p).exists)
@@ -153,7 +166,7 @@ impl Ctx<'_> {
     }
 
     /// Start `pair` here (always; tolerated when the peer is absent) and on the peer when it holds the object.
-    fn start_both_sides(&self, group: usize, pair: Pair, out: &mut Vec<Step>) {
+    pub(super) fn start_both_sides(&self, group: usize, pair: Pair, out: &mut Vec<Step>) {
         let peer = pair.other(self.me);
         let peer_present = self.obs.reachable(peer);
         out.push(Self::step(self.me, Action::Start { group, pair, peer_present }));
@@ -162,7 +175,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn finish_start(&self, phases: &mut PhaseList, delay: bool) {
+    pub(super) fn finish_start(&self, phases: &mut PhaseList, delay: bool) {
         if delay && self.config.delay_start_complete_s > 0 {
             let seconds = self.config.delay_start_complete_s;
             phases.push(messages::DELAY, vec![Self::step(self.me, Action::Delay { seconds })]);
@@ -215,84 +228,12 @@ impl Ctx<'_> {
         } else if other_live {
             Err(Refusal::SlaveFailure)
         } else {
-            self.slave_start_fresh()
-        }
-    }
-
-    /// Spec 5.2, with the join window closed where the backend supports it.
-    fn slave_start_fresh(&self) -> Result<Plan, Refusal> {
-        let master = ServerId::MASTER;
-        if !self.obs.reachable(master) {
-            return Err(Refusal::MasterUnreachable { host: topology::host_of(self.config, master) });
-        }
-        let master_pair = Pair::new(master, self.me);
-        let bookmarks = self.config.backend == BackendKind::Postgresql;
-        let running_peers: Vec<ServerId> =
-            self.obs.reachable_peers().into_iter().filter(|&k| k != master).collect();
-        let mut phases = PhaseList::default();
-
-        // Repair what an interrupted earlier attempt left running on this pod.
-        let stop_local: Vec<Step> = self
-            .my_objects()
-            .into_iter()
-            .filter(|&(g, p)| self.local(g, p).started)
-            .map(|(group, pair)| Self::step(self.me, Action::Stop { group, pair }))
-            .collect();
-        phases.push(messages::STOP, stop_local);
-        phases.push(messages::CREATE, self.create_missing());
-        phases.push(messages::TRUNCATE, self.groups().map(|group| Self::step(self.me, Action::Truncate { group })).collect());
-
-        // The master's side of the pair must start from scratch for a new copy.
-        let mut master_repair_stop = Vec::new();
-        let mut master_repair_reset = Vec::new();
-        for group in self.groups() {
-            if let Some(s) = self.state_on(master, group, master_pair) {
-                if s.started {
-                    master_repair_stop.push(Self::step(master, Action::Stop { group, pair: master_pair }));
-                }
-                if s.live() {
-                    master_repair_reset.push(Self::step(master, Action::Reset { group, pair: master_pair }));
-                }
+            let master = ServerId::MASTER;
+            if !self.obs.reachable(master) {
+                return Err(Refusal::MasterUnreachable { host: topology::host_of(self.config, master) });
             }
+            Ok(self.join(master, Procedure::SlaveStartFresh, messages::SLAVE_START))
         }
-        phases.push(messages::STOP, master_repair_stop);
-        phases.push(messages::RESET, master_repair_reset);
-
-        if bookmarks {
-            let steps = self
-                .groups()
-                .flat_map(|group| {
-                    running_peers
-                        .iter()
-                        .filter(move |&&k| self.has_object(k, group, Pair::new(k, self.me)))
-                        .map(move |&k| Self::step(k, Action::Bookmark { group, joiner: self.me }))
-                })
-                .collect();
-            phases.push(messages::BOOKMARK, steps);
-        }
-        phases.push(
-            messages::SYNC,
-            self.groups().map(|group| Self::step(master, Action::Sync { group, pair: master_pair })).collect(),
-        );
-
-        let mut start = Vec::new();
-        let mut link = Vec::new();
-        for group in self.groups() {
-            start.push(Self::step(self.me, Action::Start { group, pair: master_pair, peer_present: true }));
-            for pair in self.my_pairs().into_iter().filter(|&p| p != master_pair) {
-                let peer = pair.other(self.me);
-                if bookmarks && running_peers.contains(&peer) && self.has_object(peer, group, pair) {
-                    link.push(Self::step(self.me, Action::Link { group, peer, joiner: self.me }));
-                    start.push(Self::step(peer, Action::Start { group, pair, peer_present: true }));
-                } else {
-                    self.start_both_sides(group, pair, &mut start);
-                }
-            }
-        }
-        phases.push(messages::LINK, link);
-        phases.push(messages::START, start);
-        self.finish_start(&mut phases, true);
-        Ok(Plan { procedure: Procedure::SlaveStartFresh, announcement: messages::SLAVE_START, phases: phases.0, marker: MarkerChange::Write })
     }
 
     /// Spec 5.3.

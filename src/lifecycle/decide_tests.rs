@@ -4,7 +4,7 @@
 //! checked against the rules of `spec/aku-behaviour.md` section 5.
 
 use super::*;
-use crate::config::{PasswordSource, ReplicationGroup, ReplicationItem, Secret};
+use crate::config::{BackendKind, PasswordSource, ReplicationGroup, ReplicationItem, Secret};
 use crate::lifecycle::state::{Absence, PeerState, ReplicationState, ServerState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +238,7 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
             // Peers are stopped and reset, never dropped.
             assert!(actions(&plan).filter(|s| s.server != me).all(|s| matches!(s.action, Action::Stop { .. } | Action::Reset { .. })), "{ctx}");
         }
+        Intent::ResetPeer(_) | Intent::Recover(_) => unreachable!("not generated here"),
     }
 }
 
@@ -269,4 +270,54 @@ fn an_unfinished_copy_is_redone_not_taken_for_finished() {
     // The running copy is stopped first, and the master's side is reset before the new copy.
     assert_eq!(plan.phases[0].steps[0], Step { server: me, action: Action::Stop { group: 0, pair: Pair::new(ServerId(0), me) } });
     assert!(actions(&plan).any(|s| s.server == ServerId(0) && matches!(s.action, Action::Reset { .. })));
+}
+
+#[test]
+fn reset_of_a_gone_peer_touches_every_reachable_pod_and_only_its_pairs() {
+    let config = config(BackendKind::Postgresql, 0b111);
+    let me = ServerId(1);
+    // Peers of 1: 0 live, 2 absent (gone), 3 live.
+    let obs = observation(me, true, Local::Live, &[Peer::Live, Peer::Absent, Peer::Live]);
+    let plan = decide(&config, Intent::ResetPeer(ServerId(2)), &obs, "m").unwrap();
+    assert_eq!(plan.procedure, Procedure::ResetPeer);
+    assert_eq!(plan.marker, MarkerChange::Keep);
+    let steps: Vec<(u8, &Action)> = actions(&plan).map(|s| (s.server.0, &s.action)).collect();
+    for server in [1u8, 0, 3] {
+        let pair = Pair::new(ServerId(server), ServerId(2));
+        assert!(steps.contains(&(server, &Action::Stop { group: 0, pair })), "{steps:?}");
+        assert!(steps.contains(&(server, &Action::Reset { group: 0, pair })), "{steps:?}");
+    }
+    assert_eq!(steps.len(), 6);
+    // Refused while pod 2 answers, and for ourselves.
+    let up = observation(me, true, Local::Live, &[Peer::Live, Peer::Live, Peer::Live]);
+    assert!(matches!(decide(&config, Intent::ResetPeer(ServerId(2)), &up, "m"), Err(Refusal::PeerReachable { .. })));
+    assert!(matches!(decide(&config, Intent::ResetPeer(me), &obs, "m"), Err(Refusal::PeerReachable { .. })));
+    assert!(matches!(decide(&config, Intent::ResetPeer(ServerId(9)), &obs, "m"), Err(Refusal::NotApplicable { .. })));
+}
+
+#[test]
+fn recovery_needs_a_failed_master_and_a_live_source() {
+    let config = config(BackendKind::Postgresql, 0b111);
+    let master = ServerId(0);
+    let failed = observation(master, false, Local::Missing, &[Peer::Live, Peer::Live, Peer::Absent]);
+    let plan = decide(&config, Intent::Recover(ServerId(1)), &failed, "m").unwrap();
+    assert_eq!(plan.procedure, Procedure::RecoverMaster);
+    assert_eq!(plan.marker, MarkerChange::Write);
+    // The copy comes from pod 1; pod 2 is bookmarked against pod 1 and linked after.
+    let syncs: Vec<&Step> = actions(&plan).filter(|s| matches!(s.action, Action::Sync { .. })).collect();
+    assert_eq!(syncs, [&Step { server: ServerId(1), action: Action::Sync { group: 0, pair: Pair::new(master, ServerId(1)) } }]);
+    assert!(actions(&plan).any(|s| s.server == ServerId(2)
+        && s.action == Action::Bookmark { group: 0, joiner: master, source: ServerId(1) }));
+    assert!(actions(&plan).any(|s| s.action == Action::Link { group: 0, peer: ServerId(2), joiner: master, source: ServerId(1) }));
+    // The slaves' live sides with the master are reset before the copy.
+    for slave in [1u8, 2] {
+        assert!(actions(&plan).any(|s| s.server == ServerId(slave) && matches!(s.action, Action::Reset { .. })));
+    }
+    let not_failed = observation(master, false, Local::Live, &[Peer::Live, Peer::Live, Peer::Absent]);
+    assert!(matches!(decide(&config, Intent::Recover(ServerId(1)), &not_failed, "m"), Err(Refusal::NotApplicable { .. })));
+    assert!(matches!(decide(&config, Intent::Recover(ServerId(3)), &failed, "m"), Err(Refusal::NotApplicable { .. })));
+    let on_slave = observation(ServerId(1), false, Local::Live, &[Peer::Live, Peer::Live, Peer::Absent]);
+    assert!(matches!(decide(&config, Intent::Recover(ServerId(2)), &on_slave, "m"), Err(Refusal::NotApplicable { .. })));
+    let reset_source = observation(master, false, Local::Missing, &[Peer::Reset, Peer::Live, Peer::Absent]);
+    assert!(matches!(decide(&config, Intent::Recover(ServerId(1)), &reset_source, "m"), Err(Refusal::NotApplicable { .. })));
 }

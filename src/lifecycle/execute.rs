@@ -255,9 +255,6 @@ impl Executor {
             if done {
                 return Ok(());
             }
-            if self.interrupted.load(Ordering::SeqCst) {
-                return Err(ProcedureError::Interrupted);
-            }
             if start.elapsed() >= limit {
                 let error = DbError::new("57014", 0, format!("{}: not reached within {} s", wait.what, wait.limit_s));
                 if let Some(t) = op.tolerate.iter().find(|t| t.class == ErrorClass::FlushTimeout) {

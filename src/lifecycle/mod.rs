@@ -6,6 +6,7 @@
 pub mod decide;
 pub mod events;
 pub mod execute;
+mod join;
 pub mod marker;
 pub mod observe;
 pub mod plan;

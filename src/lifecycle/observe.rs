@@ -52,29 +52,18 @@ pub fn observe(
         .map_err(|error| ProcedureError::LocalUnreadable { host: local_host.clone(), error })?;
     sessions.insert(me, Arc::new(Mutex::new(local)));
 
-    let (tx, rx) = mpsc::channel();
     let peers = topology::peers_of(me, config.server_count);
-    for &peer in &peers {
-        let (tx, config, backend, connector) = (tx.clone(), config.clone(), Arc::clone(backend), Arc::clone(connector));
-        std::thread::spawn(move || {
-            let host = topology::host_of(&config, peer);
-            let result = connector.connect(peer, &host).and_then(|mut session| {
-                match backend.observe(&config, peer, session.as_mut()) {
-                    Ok(state) => Ok((session, state)),
-                    Err(e) => Err(Absence::ConnectFailed(format!("connected, but reading its state failed: {e}"))),
-                }
-            });
-            let _ = tx.send((peer, result));
-        });
-    }
-    drop(tx);
-
-    let deadline = Instant::now() + PEER_DEADLINE;
+    let (cfg, be, co) = (config.clone(), Arc::clone(backend), Arc::clone(connector));
+    let answers = in_parallel(&peers, PEER_DEADLINE, move |peer| {
+        let mut session = co.connect(peer, &topology::host_of(&cfg, peer))?;
+        match be.observe(&cfg, peer, session.as_mut()) {
+            Ok(state) => Ok((session, state)),
+            Err(e) => Err(Absence::ConnectFailed(format!("connected, but reading its state failed: {e}"))),
+        }
+    });
     let mut results: BTreeMap<ServerId, PeerState> = BTreeMap::new();
-    while results.len() < peers.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok((peer, result)) = rx.recv_timeout(left) else { break };
-        let state = match result {
+    for (peer, answer) in answers {
+        let state = match answer {
             Ok((session, state)) => {
                 sessions.insert(peer, Arc::new(Mutex::new(session)));
                 PeerState::Reachable(state)
@@ -82,11 +71,6 @@ pub fn observe(
             Err(absence) => PeerState::Absent(absence),
         };
         results.insert(peer, state);
-    }
-    for &peer in &peers {
-        results.entry(peer).or_insert_with(|| {
-            PeerState::Absent(Absence::Unanswered(format!("no answer within {} s", PEER_DEADLINE.as_secs())))
-        });
     }
     for (&peer, state) in &results {
         let host = topology::host_of(config, peer);
@@ -100,6 +84,37 @@ pub fn observe(
     }
     let obs = Observation { me, marker_present, local: local_state, peers: results };
     Ok((obs, sessions))
+}
+
+/// Runs `work` for every server concurrently, each on its own thread, and
+/// collects the answers that arrive within `deadline`; a server whose work did not
+/// finish in time is reported as unanswered (its thread is left behind).
+pub fn in_parallel<T: Send + 'static>(
+    servers: &[ServerId],
+    deadline: Duration,
+    work: impl Fn(ServerId) -> Result<T, Absence> + Send + Sync + 'static,
+) -> BTreeMap<ServerId, Result<T, Absence>> {
+    let work = Arc::new(work);
+    let (tx, rx) = mpsc::channel();
+    for &server in servers {
+        let (tx, work) = (tx.clone(), Arc::clone(&work));
+        std::thread::spawn(move || {
+            let _ = tx.send((server, work(server)));
+        });
+    }
+    drop(tx);
+    let until = Instant::now() + deadline;
+    let mut answers = BTreeMap::new();
+    while answers.len() < servers.len() {
+        let Ok((server, answer)) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) else { break };
+        answers.insert(server, answer);
+    }
+    for &server in servers {
+        answers.entry(server).or_insert_with(|| {
+            Err(Absence::Unanswered(format!("no answer within {} s", deadline.as_secs())))
+        });
+    }
+    answers
 }
 
 fn connect_local(
@@ -134,4 +149,33 @@ fn connect_local(
         attempts,
         reason: last.map(|a| a.detail().to_owned()).unwrap_or_default(),
     })
+}
+
+/// Warns, for every reachable server, about each replication whose peer is absent
+/// but which still holds a restart point: that server keeps log for a pod that
+/// may be gone for good (spec 5.7). `aku -p reset --peer N` clears it.
+pub fn warn_orphans(config: &Config, obs: &Observation, sink: &dyn EventSink) {
+    let mut servers = vec![obs.me];
+    servers.extend(obs.reachable_peers());
+    for server in servers {
+        let Some(state) = obs.server(server) else { continue };
+        for (name, repl) in &state.replications {
+            let Some(peer) = topology::pairs_of(server, config.server_count).into_iter().find_map(|pair| {
+                config.groups.iter().any(|g| &topology::replication_name(&g.prefix, pair) == name).then(|| pair.other(server))
+            }) else {
+                continue;
+            };
+            if repl.live() && !obs.reachable(peer) {
+                let retained = state
+                    .retained_bytes
+                    .get(name)
+                    .map_or_else(|| "log".to_owned(), |b| format!("{b} bytes of log"));
+                emit!(
+                    sink, Warn, "akuObserve", Some(server), Some(name.clone()),
+                    "Pod {peer} is absent but this replication was not reset: {retained} retained for it. \
+                     If the pod is gone for good, run aku -p reset --peer {peer}."
+                );
+            }
+        }
+    }
 }

@@ -23,6 +23,10 @@ pub enum Procedure {
     End,
     /// `clean` (spec 5.5).
     Clean,
+    /// `reset --peer N`: stop and reset every reachable pod's replication with a gone pod N.
+    ResetPeer,
+    /// `recover --from N` on the master: the documented recovery of a failed master (spec 5.6).
+    RecoverMaster,
 }
 
 impl Procedure {
@@ -34,6 +38,8 @@ impl Procedure {
             Procedure::SlaveStartNonReset => "start on a SLAVE Pod (replications not reset: no truncation)",
             Procedure::End => "end",
             Procedure::Clean => "clean",
+            Procedure::ResetPeer => "reset the replications of a gone pod on every reachable pod",
+            Procedure::RecoverMaster => "recover the MASTER Pod from a SLAVE Pod (truncate, sync from the SLAVE, then start)",
         }
     }
 }
@@ -66,17 +72,18 @@ pub enum Action {
     /// the other server answered; starting towards an absent peer fails
     /// harmlessly (it is started later by that peer's own start).
     Start { group: usize, pair: Pair, peer_present: bool },
-    /// On the master: copy the group's tables to the new slave `pair.high` and
-    /// start the replication (Altibase `SYNC PARALLEL n`).
+    /// On the copy source `server` (the master, or the chosen slave of a master
+    /// recovery): copy the group's tables to the other server of `pair` and start
+    /// the replication (Altibase `SYNC PARALLEL n`).
     Sync { group: usize, pair: Pair },
     /// Before a join's copy, on running peer `server`: record the position from
-    /// which `joiner` must receive `server`'s changes and hold the master's
+    /// which `joiner` must receive `server`'s changes and hold the copy source's
     /// replication from `server` at a known point (closes the join window; see
     /// `docs/architecture.md`). Only planned for backends that support it.
-    Bookmark { group: usize, joiner: ServerId },
+    Bookmark { group: usize, joiner: ServerId, source: ServerId },
     /// After a join's copy, for running peer `peer`: start `joiner`'s replication
-    /// from `peer` at the bookmark and release the master's replication from `peer`.
-    Link { group: usize, peer: ServerId, joiner: ServerId },
+    /// from `peer` at the bookmark and release the source's replication from `peer`.
+    Link { group: usize, peer: ServerId, joiner: ServerId, source: ServerId },
     /// Flush the replication of `pair` on `server` (send what it has not sent).
     Flush { group: usize, pair: Pair, wait: FlushWait },
     /// Stop the replication of `pair` on `server`.
@@ -130,6 +137,8 @@ pub struct Phase {
 pub enum MarkerChange {
     Write,
     Remove,
+    /// Left as it is (procedures that do not change this pod's readiness).
+    Keep,
 }
 
 /// The decided procedure.
@@ -161,4 +170,6 @@ pub mod messages {
     pub const SLAVE_START: &str = "Start as SLAVE Pod.";
     pub const END: &str = "End replications of this Pod.";
     pub const CLEAN: &str = "Clean replications of this Pod.";
+    pub const RESET_PEER: &str = "Reset the replications of a gone Pod.";
+    pub const RECOVER: &str = "Recover the MASTER Pod from a SLAVE Pod.";
 }

@@ -52,6 +52,7 @@ pub fn render_plan(config: &Config, backend: &dyn Backend, obs: &Observation, pl
     let _ = match plan.marker {
         MarkerChange::Write => writeln!(out, "\nFinally: create {marker}"),
         MarkerChange::Remove => writeln!(out, "\nFinally: remove {marker}"),
+        MarkerChange::Keep => writeln!(out, "\nFinally: {marker} is left as it is"),
     };
     out
 }

@@ -40,6 +40,9 @@ impl ReplicationState {
 pub struct ServerState {
     /// Every aku replication name of this server's pairs (all groups), present or not.
     pub replications: BTreeMap<String, ReplicationState>,
+    /// Log retained for the peer of a replication, in bytes, where the backend can
+    /// tell (PostgreSQL: the slot's distance from the current WAL position).
+    pub retained_bytes: BTreeMap<String, i64>,
     /// Backend preconditions that are not met (missing table, no primary key,
     /// `wal_level`), each a complete sentence. Any of them refuses a procedure.
     pub problems: Vec<String>,

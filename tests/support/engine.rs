@@ -243,6 +243,41 @@ pub fn transcript(scenario: &Scenario, intent: Intent) -> String {
         (Ok(()), MarkerChange::Remove) => {
             let _ = writeln!(out, "-- then: remove {marker}");
         }
+        (Ok(()), MarkerChange::Keep) => {
+            let _ = writeln!(out, "-- then: {marker} left as it is");
+        }
     }
+    out
+}
+
+/// `aku -s` from pod 1 with pods 0 and 1 reachable (pod 0's sender to pod 1 in
+/// RUN with a 2048-byte gap; its replication with gone pod 2 not reset), pods 2 and 3 absent.
+pub fn status_transcript(backend: BackendKind) -> String {
+    let config = config(backend);
+    let b = backend::for_config(&config, None);
+    let recording = Recording::default();
+    let respond: Responder = Arc::new(|server: ServerId, _sql: &str| {
+        let row = |v: &[&str]| v.iter().map(|x| (!x.is_empty()).then(|| (*x).to_owned())).collect::<Row>();
+        Ok(match server.0 {
+            0 => vec![row(&["AKU_REP_01", "1", "1234", "1", "2048"]), row(&["AKU_REP_02", "1", "999", "2", ""]), row(&["AKU_REP_03", "0", "-1", "", ""])],
+            _ => vec![row(&["AKU_REP_01", "1", "777", "1", "0"]), row(&["AKU_REP_12", "0", "-1", "", ""]), row(&["AKU_REP_13", "0", "-1", "", ""])],
+        })
+    });
+    let mut answers = BTreeMap::new();
+    for id in 0..config.server_count {
+        let server = ServerId(id);
+        let answer = if id < 2 {
+            let mut session = RecordingSession { server, recording: recording.clone(), responder: Arc::clone(&respond) };
+            Ok(b.status(&config, server, &mut session).unwrap())
+        } else {
+            Err(Absence::NotResolved(format!("{} does not resolve", topology::host_of(&config, server))))
+        };
+        answers.insert(server, answer);
+    }
+    let own = Some(aku::status::OwnPod { server: ServerId(1), marker_present: true });
+    let report = aku::status::build(&config, &answers, own, aku::status::DEFAULT_LAG_THRESHOLD);
+    let mut out = recording.render(|s| topology::host_of(&config, s));
+    out.push_str("-- report\n");
+    out.push_str(&aku::status::render_text(&report));
     out
 }

@@ -1,0 +1,155 @@
+//! Decisions that bring a server's data in from another server (a slave's fresh
+//! start from the master, spec 5.2; the master's recovery from a slave, spec 5.6)
+//! and the reset of a gone pod's replications on the survivors (spec 5.7).
+//!
+//! A join: create what is missing, truncate, have every reachable peer's side of
+//! its pair with the joiner start from scratch, then copy from exactly one source.
+//! On backends that support it (PostgreSQL) every other running peer is
+//! bookmarked before the copy and linked from its bookmark after it, so writes on
+//! those peers during the copy are neither lost nor duplicated.
+
+use crate::config::BackendKind;
+use crate::lifecycle::decide::{Ctx, PhaseList, Refusal};
+use crate::lifecycle::plan::{messages, Action, MarkerChange, Plan, Procedure, Step};
+use crate::topology::{self, Pair, ServerId};
+
+impl Ctx<'_> {
+    /// This server joins from `source`.
+    pub(super) fn join(&self, source: ServerId, procedure: Procedure, announcement: &'static str) -> Plan {
+        let joiner = self.me;
+        let source_pair = Pair::new(source, joiner);
+        let bookmarks = self.config.backend == BackendKind::Postgresql;
+        let running: Vec<ServerId> = self.obs.reachable_peers().into_iter().filter(|&k| k != source).collect();
+        let mut phases = PhaseList::default();
+
+        // Repair what an interrupted earlier attempt left running on this pod.
+        let stop_local = self
+            .my_objects()
+            .into_iter()
+            .filter(|&(g, p)| self.local(g, p).started)
+            .map(|(group, pair)| Self::step(joiner, Action::Stop { group, pair }))
+            .collect();
+        phases.push(messages::STOP, stop_local);
+        phases.push(messages::CREATE, self.create_missing());
+        phases.push(messages::TRUNCATE, self.groups().map(|group| Self::step(joiner, Action::Truncate { group })).collect());
+
+        // Every reachable peer's side of its pair with this pod starts from scratch:
+        // the copy replaces whatever this pod had, so nothing older may be replayed.
+        let (mut stop, mut reset) = (Vec::new(), Vec::new());
+        for group in self.groups() {
+            for peer in self.obs.reachable_peers() {
+                let pair = Pair::new(peer, joiner);
+                if let Some(state) = self.state_on(peer, group, pair) {
+                    if state.started {
+                        stop.push(Self::step(peer, Action::Stop { group, pair }));
+                    }
+                    if state.live() {
+                        reset.push(Self::step(peer, Action::Reset { group, pair }));
+                    }
+                }
+            }
+        }
+        phases.push(messages::STOP, stop);
+        phases.push(messages::RESET, reset);
+
+        if bookmarks {
+            let steps = self
+                .groups()
+                .flat_map(|group| {
+                    running
+                        .iter()
+                        .filter(move |&&k| self.has_object(k, group, Pair::new(k, joiner)))
+                        .map(move |&k| Self::step(k, Action::Bookmark { group, joiner, source }))
+                })
+                .collect();
+            phases.push(messages::BOOKMARK, steps);
+        }
+        phases.push(
+            messages::SYNC,
+            self.groups().map(|group| Self::step(source, Action::Sync { group, pair: source_pair })).collect(),
+        );
+
+        let (mut start, mut link) = (Vec::new(), Vec::new());
+        for group in self.groups() {
+            start.push(Self::step(joiner, Action::Start { group, pair: source_pair, peer_present: true }));
+            for pair in self.my_pairs().into_iter().filter(|&p| p != source_pair) {
+                let peer = pair.other(joiner);
+                if bookmarks && running.contains(&peer) && self.has_object(peer, group, pair) {
+                    link.push(Self::step(joiner, Action::Link { group, peer, joiner, source }));
+                    start.push(Self::step(peer, Action::Start { group, pair, peer_present: true }));
+                } else {
+                    self.start_both_sides(group, pair, &mut start);
+                }
+            }
+        }
+        phases.push(messages::LINK, link);
+        phases.push(messages::START, start);
+        self.finish_start(&mut phases, procedure == Procedure::SlaveStartFresh);
+        Plan { procedure, announcement, phases: phases.0, marker: MarkerChange::Write }
+    }
+
+    /// `recover --from source` on the master (spec 5.6, automated): refused unless the
+    /// master is detected as failed and `source` is a reachable slave holding live
+    /// replication with it.
+    pub(super) fn recover(&self, source: ServerId) -> Result<Plan, Refusal> {
+        let not = |what: String| Err(Refusal::NotApplicable { what });
+        if !self.me.is_master() {
+            return not(format!("aku -p recover runs on the MASTER Pod (server 0); this is server {}", self.me));
+        }
+        if source == self.me || source.0 >= self.config.server_count {
+            return not(format!("--from {source} must name a SLAVE Pod (1..{})", self.config.server_count - 1));
+        }
+        let failed = self.my_objects().into_iter().any(|(g, p)| {
+            self.state_on(p.other(self.me), g, p).is_some_and(crate::lifecycle::ReplicationState::live) && !self.local(g, p).live()
+        });
+        if !failed {
+            return not("The MASTER server is not detected to have failed (no reachable SLAVE holds replication \
+                        that the MASTER lost); use aku -p start"
+                .to_owned());
+        }
+        let host = topology::host_of(self.config, source);
+        let Some(state) = self.obs.server(source) else {
+            return not(format!("Pod {source} ({host}) is not reachable: it cannot be the source of the recovery"));
+        };
+        if !state.problems.is_empty() {
+            return Err(Refusal::Precondition { server: source, host, problems: state.problems.clone() });
+        }
+        let pair = Pair::new(self.me, source);
+        if !self.groups().all(|g| state.replication(&self.name(g, pair)).live()) {
+            return not(format!(
+                "Pod {source} ({host}) does not hold live replication with the MASTER: choose a SLAVE that was running with it"
+            ));
+        }
+        Ok(self.join(source, Procedure::RecoverMaster, messages::RECOVER))
+    }
+
+    /// `reset --peer gone` (spec 5.7): stop and reset every reachable pod's
+    /// replication with the gone pod, so that nobody keeps log for it. Refused
+    /// while the pod answers.
+    pub(super) fn reset_peer(&self, gone: ServerId) -> Result<Plan, Refusal> {
+        if gone.0 >= self.config.server_count {
+            return Err(Refusal::NotApplicable {
+                what: format!("--peer {gone} is not a server ID below AKU_SERVER_COUNT = {}", self.config.server_count),
+            });
+        }
+        if self.obs.reachable(gone) {
+            return Err(Refusal::PeerReachable { server: gone, host: topology::host_of(self.config, gone) });
+        }
+        let mut servers = vec![self.me];
+        servers.extend(self.obs.reachable_peers());
+        let (mut stop, mut reset) = (Vec::new(), Vec::new());
+        for group in self.groups() {
+            for &server in &servers {
+                let pair = Pair::new(server, gone);
+                if self.has_object(server, group, pair) {
+                    stop.push(Step { server, action: Action::Stop { group, pair } });
+                    reset.push(Step { server, action: Action::Reset { group, pair } });
+                }
+            }
+        }
+        let mut phases = PhaseList::default();
+        phases.push(messages::STOP, stop);
+        phases.push(messages::RESET, reset);
+        Ok(Plan { procedure: Procedure::ResetPeer, announcement: messages::RESET_PEER, phases: phases.0, marker: MarkerChange::Keep })
+    }
+}

@@ -1,0 +1,208 @@
+//! `aku -s` / `--status`: from any pod, connect to every server of the
+//! StatefulSet in parallel (bounded), read every replication pair, flag problems,
+//! and print one table (or one JSON document, schema in `docs/status-json.md`).
+//! Read-only: it never changes a server.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::backend::{Backend, PairStatus};
+use crate::config::Config;
+use crate::lifecycle::observe::{in_parallel, PEER_DEADLINE};
+use crate::lifecycle::{Absence, Connector};
+use crate::topology::{self, ServerId};
+
+/// Lag above which a pair is flagged, in bytes, unless `--lag-threshold` says otherwise.
+pub const DEFAULT_LAG_THRESHOLD: u64 = 16 * 1024 * 1024;
+
+/// One pair on one server, with the problems found.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairReport {
+    #[serde(flatten)]
+    pub status: PairStatus,
+    pub problems: Vec<String>,
+}
+
+/// One server.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerReport {
+    pub server: ServerId,
+    pub pod: String,
+    pub host: String,
+    pub reachable: bool,
+    /// Why the server is not reachable (or its status could not be read).
+    pub absence: Option<String>,
+    pub role: &'static str,
+    /// The marker file, known only for the pod aku runs in.
+    pub marker_present: Option<bool>,
+    pub pairs: Vec<PairReport>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub sts: String,
+    pub backend: &'static str,
+    pub lag_threshold_bytes: u64,
+    pub servers: Vec<ServerReport>,
+    /// Number of problems flagged; 0 means healthy.
+    pub problems: usize,
+}
+
+/// What aku runs in: its own server ID and marker, when the hostname is a pod of the StatefulSet.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnPod {
+    pub server: ServerId,
+    pub marker_present: bool,
+}
+
+/// Connects to every server and builds the report.
+pub fn collect(
+    config: &Arc<Config>,
+    backend: &Arc<dyn Backend>,
+    connector: &Arc<dyn Connector>,
+    own: Option<OwnPod>,
+    lag_threshold: u64,
+) -> StatusReport {
+    let servers: Vec<ServerId> = (0..config.server_count).map(ServerId).collect();
+    let (cfg, be, co) = (Arc::clone(config), Arc::clone(backend), Arc::clone(connector));
+    let answers = in_parallel(&servers, PEER_DEADLINE, move |server| {
+        let mut session = co.connect(server, &topology::host_of(&cfg, server))?;
+        be.status(&cfg, server, session.as_mut())
+            .map_err(|e| Absence::ConnectFailed(format!("connected, but reading its status failed: {e}")))
+    });
+    build(config, &answers, own, lag_threshold)
+}
+
+/// Builds the report from each server's answer (pure; tested without servers).
+pub fn build(
+    config: &Config,
+    answers: &BTreeMap<ServerId, Result<Vec<PairStatus>, Absence>>,
+    own: Option<OwnPod>,
+    lag_threshold: u64,
+) -> StatusReport {
+    let reachable = |s: ServerId| matches!(answers.get(&s), Some(Ok(_)));
+    let mut servers = Vec::new();
+    let mut problems = 0;
+    for (&server, answer) in answers {
+        let pairs: Vec<PairReport> = match answer {
+            Ok(pairs) => pairs
+                .iter()
+                .map(|p| {
+                    let found = pair_problems(p, reachable(p.peer), lag_threshold);
+                    problems += found.len();
+                    PairReport { status: p.clone(), problems: found }
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        servers.push(ServerReport {
+            server,
+            pod: format!("{}-{server}", config.sts_name),
+            host: topology::host_of(config, server),
+            reachable: answer.is_ok(),
+            absence: answer.as_ref().err().map(|a| a.detail().to_owned()),
+            role: if server.is_master() { "master" } else { "slave" },
+            marker_present: own.filter(|o| o.server == server).map(|o| o.marker_present),
+            pairs,
+        });
+    }
+    StatusReport {
+        sts: config.sts_name.clone(),
+        backend: config.backend.as_str(),
+        lag_threshold_bytes: lag_threshold,
+        servers,
+        problems,
+    }
+}
+
+/// The problems of one pair on a reachable server.
+fn pair_problems(p: &PairStatus, peer_reachable: bool, lag_threshold: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    if !peer_reachable {
+        if !p.reset {
+            let retained = p.retained_bytes.map_or_else(String::new, |b| format!(", {b} bytes of log retained"));
+            out.push(format!("orphan: peer absent but replication not reset{retained} (aku -p reset --peer {})", p.peer));
+        }
+        return out;
+    }
+    if !p.exists {
+        out.push("missing: the peer is up but the replication does not exist".to_owned());
+    } else if !p.started {
+        out.push("stopped".to_owned());
+    } else if p.running == Some(false) {
+        out.push("started but not running".to_owned());
+    }
+    if let Some(lag) = p.lag_bytes {
+        if u64::try_from(lag).unwrap_or(0) > lag_threshold {
+            out.push(format!("lag {lag} bytes above {lag_threshold}"));
+        }
+    }
+    out
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn opt<T: ToString>(v: Option<&T>) -> String {
+    v.map_or_else(|| "-".to_owned(), ToString::to_string)
+}
+
+/// The report as one aligned table, a row per server and pair.
+pub fn render_text(report: &StatusReport) -> String {
+    let header = [
+        "POD", "HOST", "REACHABLE", "ROLE", "MARKER", "REPLICATION", "PEER", "EXISTS", "STARTED", "RUNNING", "RESET",
+        "LAG_BYTES", "LAG_S", "RETAINED_BYTES", "ERRORS", "PROBLEMS",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
+    for s in &report.servers {
+        let lead = [
+            s.pod.clone(),
+            s.host.clone(),
+            yes_no(s.reachable).to_owned(),
+            s.role.to_owned(),
+            s.marker_present.map_or_else(|| "-".to_owned(), |m| yes_no(m).to_owned()),
+        ];
+        if !s.reachable {
+            let mut row = lead.to_vec();
+            row.extend(std::iter::repeat_n("-".to_owned(), 10));
+            row.push(format!("unreachable: {}", s.absence.as_deref().unwrap_or("")));
+            rows.push(row);
+            continue;
+        }
+        for p in &s.pairs {
+            let st = &p.status;
+            let mut row = lead.to_vec();
+            row.extend([
+                st.replication.clone(),
+                st.peer.to_string(),
+                yes_no(st.exists).to_owned(),
+                yes_no(st.started).to_owned(),
+                st.running.map_or_else(|| "-".to_owned(), |r| yes_no(r).to_owned()),
+                yes_no(st.reset).to_owned(),
+                opt(st.lag_bytes.as_ref()),
+                opt(st.lag_s.as_ref()),
+                opt(st.retained_bytes.as_ref()),
+                st.errors.clone().unwrap_or_else(|| "-".to_owned()),
+                if p.problems.is_empty() { "-".to_owned() } else { p.problems.join("; ") },
+            ]);
+            rows.push(row);
+        }
+    }
+    let widths: Vec<usize> = (0..header.len()).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    let _ = if report.problems == 0 {
+        writeln!(out, "\nHealthy: no problem found.")
+    } else {
+        writeln!(out, "\n{} problem(s) found.", report.problems)
+    };
+    out
+}
