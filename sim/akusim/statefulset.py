@@ -509,15 +509,8 @@ class StatefulSet:
         default the pod's user) with the pod's environment plus `env`. Returns
         (exit code, stdout, stderr); exit code -9 style negatives for signals and
         124 on timeout."""
-        pod = self._pod(k)
-        if not pod.pause or pod.pause.poll() is not None:
-            raise SimError(f"pod {self.pod_name(k)} has no sandbox")
-        full_env = self.pod_env(k)
-        full_env.update(env or {})
-        cmd = self._nsenter(pod) + self._drop_privileges(user) + list(argv)
-        proc = subprocess.Popen(cmd, env=full_env, stdin=subprocess.PIPE if input is not None
-                                else subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        proc = self.popen_in_pod(k, argv, env, user=user, stdin=subprocess.PIPE if input is not None
+                                 else subprocess.DEVNULL)
         try:
             out, err = proc.communicate(input=input, timeout=timeout)
             return proc.returncode, out, err
@@ -528,6 +521,25 @@ class StatefulSet:
                 pass
             out, err = proc.communicate()
             return 124, out, err + f"\n[akusim] timed out after {timeout}s"
+
+    def popen_in_pod(self, k: int, argv: Sequence[str], env: Mapping[str, str] | None = None, *,
+                     user: str | None = None, stdin=subprocess.DEVNULL) -> subprocess.Popen:
+        """Starts argv inside pod k like exec_in_pod, without waiting: returns the
+        Popen (text stdout/stderr pipes, its own session so os.killpg reaches it)."""
+        pod = self._pod(k)
+        if not pod.pause or pod.pause.poll() is not None:
+            raise SimError(f"pod {self.pod_name(k)} has no sandbox")
+        full_env = self.pod_env(k)
+        full_env.update(env or {})
+        cmd = self._nsenter(pod) + self._drop_privileges(user) + list(argv)
+        return subprocess.Popen(cmd, env=full_env, stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    def psql_env(self) -> dict[str, str]:
+        """Environment for a psql run inside a pod as the superuser (passfile, no password in argv)."""
+        return {"PGPASSFILE": str(self.state_dir / "secret" / "pgpass"), "PGAPPNAME": "akusim",
+                "PGUSER": self.sys_user, "PGDATABASE": self.database, "PGPORT": str(self.port),
+                "PGHOST": "127.0.0.1"}
 
     def aku(self, k: int, *args: str, env: Mapping[str, str] | None = None,
             timeout: float | None = 600.0) -> tuple[int, str, str]:

@@ -56,3 +56,33 @@ def aku_objects(s: StatefulSet, k: int) -> dict[str, list[str]]:
 
 def pair_slots(n: int) -> list[str]:
     return [f"aku_rep_{i}{j}" for i in range(n) for j in range(i + 1, n)]
+
+
+DROP_SLOTS_SQL = """
+DO $$
+DECLARE s text;
+BEGIN
+  FOR s IN SELECT slot_name FROM pg_replication_slots LOOP
+    LOOP
+      PERFORM pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = s AND active_pid IS NOT NULL;
+      PERFORM pg_sleep(0.05);
+      BEGIN
+        PERFORM pg_drop_replication_slot(s);
+        EXIT;
+      EXCEPTION WHEN object_in_use THEN
+        NULL;  -- a peer's subscription reconnected in between: terminate it again
+      END;
+    END LOOP;
+  END LOOP;
+END $$"""
+
+
+def destroy_replication_state(s: StatefulSet, k: int) -> None:
+    """Pod k loses its replication state (as after restoring its data from a
+    backup): its aku subscriptions and every slot are dropped, its marker removed."""
+    for (sub,) in s.psql(k, "SELECT subname FROM pg_subscription"):
+        s.psql(k, f"ALTER SUBSCRIPTION {sub} DISABLE")
+        s.psql(k, f"ALTER SUBSCRIPTION {sub} SET (slot_name = NONE)")
+        s.psql(k, f"DROP SUBSCRIPTION {sub}")
+    s.psql(k, DROP_SLOTS_SQL)
+    s.exec_in_pod(k, ["rm", "-f", "/tmp/aku_start_completed"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from akusim import PodFailed
 
-from helpers import TABLES, aku_objects, fingerprints, wait_identical, write_rows
+from helpers import TABLES, aku_objects, destroy_replication_state, fingerprints, wait_identical, write_rows
 
 EXIT_DUPLICATE_START = 6
 EXIT_RECOVERY_REQUIRED = 7
@@ -34,12 +34,7 @@ def test_master_failure_is_refused_and_changes_nothing(sts):
     write_rows(sts, 1, base=1000)
     wait_identical(sts, range(2), expect_rows={t: 20 for t in TABLES})
     # The master loses its replication state (as after losing its volume's catalog).
-    sts.psql(0, "ALTER SUBSCRIPTION aku_rep_01 DISABLE")
-    sts.psql(0, "ALTER SUBSCRIPTION aku_rep_01 SET (slot_name = NONE)")
-    sts.psql(0, "DROP SUBSCRIPTION aku_rep_01")
-    sts.psql(0, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active_pid IS NOT NULL")
-    sts.psql(0, "SELECT pg_drop_replication_slot('aku_rep_01')")
-    sts.exec_in_pod(0, ["rm", "-f", "/tmp/aku_start_completed"])
+    destroy_replication_state(sts, 0)
     before = snapshot(sts, range(2))
     rc, out, _ = sts.aku(0, "-p", "start")
     assert rc == EXIT_RECOVERY_REQUIRED, out
