@@ -164,7 +164,10 @@ impl Backend for Altibase {
                 Some(r) => {
                     let xsn = r.get(1).cloned().flatten().unwrap_or_default();
                     let started = r.get(2).cloned().flatten().unwrap_or_default();
-                    ReplicationState { exists: true, started: started.trim() == "1", reset: xsn.trim() == "-1", ready: true }
+                    {
+                        let reset = xsn.trim() == "-1";
+                        ReplicationState { exists: true, started: started.trim() == "1", reset, sending: !reset, ready: true }
+                    }
                 }
             };
             state.replications.insert(name, repl);

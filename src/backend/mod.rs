@@ -65,7 +65,7 @@ pub enum OpKind {
     Exec { sql: String },
     /// Run a query returning one value and keep it as `{var}` for later operations.
     Capture { sql: String, var: String },
-    /// Poll `sql` (one boolean value; `t`, `true` or `1` is done) once a second
+    /// Poll `sql` (one boolean value; `t`, `true` or `1` is done) every 0.1 s, then every 0.5 s after 2 s,
     /// until it holds, at most `timeout_s` seconds. `progress_sql`, when given,
     /// returns one line of text logged at least every 5 s while waiting.
     WaitUntil { sql: String, what: String, progress_sql: Option<String>, timeout_s: u32 },

@@ -221,9 +221,8 @@ impl Postgres {
             )),
             config.query_timeout_s,
         ));
-        // The copy is complete: start the source's side (it pulls this pod's own changes).
-        ops.push(Op::exec(target, create_slot_sql(&n)));
-        ops.extend(enable(source, &n));
+        // The source's side (it pulls the target's own changes) is started by the
+        // plan's last step, so that a join interrupted before it is redone.
         ops
     }
 
@@ -233,7 +232,10 @@ impl Postgres {
         let to_source = name(g, Pair::new(source, peer));
         let s_var = var(group, peer, "bookmark_lsn");
         let l_var = var(group, peer, "source_applied_lsn");
-        let mut ops = drop_slot(peer, &to_joiner);
+        // An interrupted earlier join may have left the source's replication from this
+        // peer disabled: it must run for the source to reach the bookmark.
+        let mut ops = vec![Op::exec(source, format!("ALTER SUBSCRIPTION {} ENABLE", ident(&to_source)))];
+        ops.extend(drop_slot(peer, &to_joiner));
         ops.push(Op::capture(
             peer,
             format!("SELECT lsn::text FROM pg_create_logical_replication_slot({}, 'pgoutput')", lit(&to_joiner)),
@@ -440,13 +442,14 @@ impl Backend for Postgres {
             }
             let sub = subs.iter().find(|r| r.first().cloned().flatten().as_deref() == Some(lower.as_str()));
             let repl = match sub {
-                None => ReplicationState { reset: !has_slot, ..ReplicationState::MISSING },
+                None => ReplicationState { reset: !has_slot, sending: has_slot, ..ReplicationState::MISSING },
                 Some(r) => {
                     let count = |i: usize| r.get(i).cloned().flatten().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
                     ReplicationState {
                         exists: true,
                         started: truthy(r.get(1)),
                         reset: !has_slot && !truthy(r.get(4)),
+                        sending: has_slot,
                         ready: count(2) == tables && count(3) == tables,
                     }
                 }

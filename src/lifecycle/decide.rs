@@ -214,18 +214,21 @@ impl Ctx<'_> {
     }
 
     /// Spec 5.2 / 5.3: choose between a fresh and a non-reset start. The link
-    /// to the master counts as live only when its copy finished (`ready`): an
-    /// interrupted sync is redone, never taken for finished.
+    /// to the master counts as complete only when its copy finished (`ready`) and
+    /// this pod's own side towards the master exists (`sending`, created last by a
+    /// join): an interrupted join is redone, never taken for finished. A link to the
+    /// master that was reset while other links are live is a slave failure.
     fn slave_start(&self) -> Result<Plan, Refusal> {
         let master_pair = Pair::new(ServerId::MASTER, self.me);
-        let master_link_live = self.groups().all(|g| {
+        let master_link_complete = self.groups().all(|g| {
             let s = self.local(g, master_pair);
-            s.live() && s.ready
+            s.live() && s.ready && s.sending
         });
+        let master_link_reset = self.groups().all(|g| !self.local(g, master_pair).live());
         let other_live = self.my_objects().into_iter().any(|(g, p)| p != master_pair && self.local(g, p).live());
-        if master_link_live {
+        if master_link_complete {
             Ok(self.slave_start_non_reset())
-        } else if other_live {
+        } else if master_link_reset && other_live {
             Err(Refusal::SlaveFailure)
         } else {
             let master = ServerId::MASTER;

@@ -53,7 +53,7 @@ fn config(backend: BackendKind, flags: u8) -> Config {
 }
 
 fn state(exists: bool, live: bool) -> ReplicationState {
-    ReplicationState { exists, started: live, reset: !live, ready: exists }
+    ReplicationState { exists, started: live, reset: !live, sending: live, ready: exists }
 }
 
 fn server_state(id: ServerId, f: impl Fn(ServerId) -> ReplicationState) -> ServerState {
@@ -264,7 +264,7 @@ fn an_unfinished_copy_is_redone_not_taken_for_finished() {
     let config = config(BackendKind::Postgresql, 0b111);
     let me = ServerId(1);
     let mut obs = observation(me, false, Local::Reset, &[Peer::Live, Peer::Absent, Peer::Absent]);
-    obs.local.replications.insert("P_01".into(), ReplicationState { exists: true, started: true, reset: false, ready: false });
+    obs.local.replications.insert("P_01".into(), ReplicationState { exists: true, started: true, reset: false, sending: false, ready: false });
     let plan = decide(&config, Intent::Start, &obs, "m").unwrap();
     assert_eq!(plan.procedure, Procedure::SlaveStartFresh);
     // The running copy is stopped first, and the master's side is reset before the new copy.

@@ -272,7 +272,9 @@ impl Executor {
                     }
                 }
             }
-            std::thread::sleep(Duration::from_millis(500));
+            // Short waits are common (a release, a feedback round): poll fast first.
+            let pause = if start.elapsed() < Duration::from_secs(2) { 100 } else { 500 };
+            std::thread::sleep(Duration::from_millis(pause));
         }
     }
 }

@@ -69,9 +69,14 @@ impl Ctx<'_> {
             self.groups().map(|group| Self::step(source, Action::Sync { group, pair: source_pair })).collect(),
         );
 
-        let (mut start, mut link) = (Vec::new(), Vec::new());
+        let (mut start, mut link, mut last) = (Vec::new(), Vec::new(), Vec::new());
         for group in self.groups() {
             start.push(Self::step(joiner, Action::Start { group, pair: source_pair, peer_present: true }));
+            if bookmarks {
+                // The source's side of the pair (this pod's own "sender") starts last:
+                // its existence marks the join complete (see `slave_start`).
+                last.push(Self::step(source, Action::Start { group, pair: source_pair, peer_present: true }));
+            }
             for pair in self.my_pairs().into_iter().filter(|&p| p != source_pair) {
                 let peer = pair.other(joiner);
                 if bookmarks && running.contains(&peer) && self.has_object(peer, group, pair) {
@@ -84,6 +89,7 @@ impl Ctx<'_> {
         }
         phases.push(messages::LINK, link);
         phases.push(messages::START, start);
+        phases.push(messages::START_SOURCE, last);
         self.finish_start(&mut phases, procedure == Procedure::SlaveStartFresh);
         Plan { procedure, announcement, phases: phases.0, marker: MarkerChange::Write }
     }

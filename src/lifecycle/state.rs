@@ -19,6 +19,10 @@ pub struct ReplicationState {
     /// Reset: no restart point (Altibase `XSN = -1`; PostgreSQL: no slot for the
     /// pair on this server and no origin progress for its subscription).
     pub reset: bool,
+    /// This server's side keeps its own restart point towards the peer (Altibase
+    /// `XSN <> -1`; PostgreSQL: the local slot the peer consumes exists). On
+    /// PostgreSQL it is created last by a join, so a join is complete only with it.
+    pub sending: bool,
     /// Every table of the object has finished its initial copy (PostgreSQL:
     /// every `pg_subscription_rel` row in state `r` and one row per table;
     /// Altibase: always true once the object exists).
@@ -27,7 +31,7 @@ pub struct ReplicationState {
 
 impl ReplicationState {
     /// An object that does not exist (reads as reset).
-    pub const MISSING: ReplicationState = ReplicationState { exists: false, started: false, reset: true, ready: false };
+    pub const MISSING: ReplicationState = ReplicationState { exists: false, started: false, reset: true, sending: false, ready: false };
 
     /// True when the object holds a restart point: it exists and is not reset.
     pub fn live(self) -> bool {
