@@ -155,6 +155,14 @@ fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
             .server(2, Obj::Running, &[(3, Obj::Reset)]),
         Intent::Recover(ServerId(1)),
     ));
+    out.push((
+        "22_slave1_returns_after_its_pairs_were_reset_by_the_survivors",
+        Scenario::new("slave pod 1 returns with its old volume after aku -p reset --peer 1 on the survivors", c(), 1)
+            .server(1, Obj::Running, &[(3, Obj::Reset)])
+            .server(0, Obj::Running, &[(1, Obj::Reset), (3, Obj::Reset)])
+            .server(2, Obj::Running, &[(1, Obj::Reset), (3, Obj::Reset)]),
+        Intent::Start,
+    ));
     out
 }
 

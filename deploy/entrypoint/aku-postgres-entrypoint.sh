@@ -13,7 +13,10 @@
 #      the server's logical replication workers authenticate to peers without a
 #      password in any catalog.
 #   3. Start the server, wait until it accepts connections.
-#   4. Run `aku -p start`. If it fails: log, stop the server, exit non-zero (the
+#   4. Run `aku -p start`. If it refuses with "manual recovery required" (exit 7):
+#      keep the server running without the marker (the pod stays not ready) so the
+#      recovery can be run in the pod, and skip `aku -p end` at SIGTERM.
+#      If it fails otherwise: log, stop the server, exit non-zero (the
 #      pod restarts).
 #   5. Wait on the server. On SIGTERM (or SIGINT): `aku -p end`, stop the server
 #      (fast shutdown), exit 0. If the server exits by itself, exit non-zero.
@@ -62,6 +65,9 @@ fi
 : "${PG_STOP_TIMEOUT:=60}"
 : "${AKU_PGPASSFILE:=/tmp/.aku-pgpass}"
 : "${AKU_END_ON_TERM:=1}"
+# aku's exit code for "manual recovery required" (docs/exit-codes.md).
+AKU_EXIT_RECOVERY_REQUIRED=7
+recovery_required=0
 if [ -z "${PG_BIN:-}" ]; then
     if command -v postgres >/dev/null 2>&1; then
         PG_BIN="$(dirname "$(command -v postgres)")"
@@ -281,12 +287,20 @@ if [ "$term_requested" -eq 0 ]; then
     wait_pid "$aku_pid"
     rc=$?
     aku_pid=
-    if [ "$term_requested" -eq 0 ] && [ "$rc" -ne 0 ]; then
+    if [ "$term_requested" -eq 0 ] && [ "$rc" -eq "$AKU_EXIT_RECOVERY_REQUIRED" ]; then
+        # A MASTER or SLAVE failure: keep the server up, not ready (no marker), so
+        # that an operator can run the recovery in this pod; never `end` it, which
+        # would reset the peers' state the recovery needs.
+        recovery_required=1
+        log "aku -p start refused: manual recovery required (exit $rc). The server keeps running" \
+            "without the start marker; run 'aku -p recover --from N --yes' in this pod (MASTER)" \
+            "or the documented recovery, then restart the pod."
+    elif [ "$term_requested" -eq 0 ] && [ "$rc" -ne 0 ]; then
         log "aku -p start failed (exit $rc)"
         stop_server
         exit "$rc"
     fi
-    [ "$term_requested" -eq 0 ] && log "aku -p start completed"
+    [ "$term_requested" -eq 0 ] && [ "$rc" -eq 0 ] && log "aku -p start completed"
 fi
 
 while [ "$term_requested" -eq 0 ]; do
@@ -302,7 +316,7 @@ done
 
 # SIGTERM: aku -p end, then stop the server.
 trap 'log "already terminating"' TERM INT
-if [ "$AKU_END_ON_TERM" = 1 ]; then
+if [ "$AKU_END_ON_TERM" = 1 ] && [ "$recovery_required" -eq 0 ]; then
     log "running $AKU_BIN -p end"
     "$AKU_BIN" -p end
     rc=$?

@@ -224,9 +224,18 @@ impl Ctx<'_> {
             let s = self.local(g, master_pair);
             s.live() && s.ready && s.sending
         });
-        let master_link_reset = self.groups().all(|g| !self.local(g, master_pair).live());
+        // Reset and stopped: what an `end` of the master does to this pod's side. (A
+        // join interrupted after its copy leaves the link started, and is redone.)
+        let master_link_reset = self.groups().all(|g| {
+            let s = self.local(g, master_pair);
+            !s.live() && !s.started
+        });
         let other_live = self.my_objects().into_iter().any(|(g, p)| p != master_pair && self.local(g, p).live());
-        if master_link_complete {
+        // The master no longer keeps this pod's side (reset by `reset --peer`, or by
+        // its own `end` while this pod was down): resuming would miss what was written
+        // meanwhile, so the pod joins again from a copy.
+        let master_forgot = self.groups().any(|g| self.state_on(ServerId::MASTER, g, master_pair).is_some_and(|s| !s.live()));
+        if master_link_complete && !master_forgot {
             Ok(self.slave_start_non_reset())
         } else if master_link_reset && other_live {
             Err(Refusal::SlaveFailure)

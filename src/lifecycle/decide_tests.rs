@@ -165,7 +165,8 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
     match intent {
         Intent::Start => {
             assert_eq!(plan.marker, MarkerChange::Write, "{ctx}");
-            let fresh_slave = !me.is_master() && local != Local::Live;
+            // A slave resumes only when the master still keeps its side of the pair.
+            let fresh_slave = !me.is_master() && (local != Local::Live || master_peer == Some(Peer::Reset));
             let expected = match (me.is_master(), fresh_slave) {
                 (true, _) => Procedure::MasterStart,
                 (false, true) => Procedure::SlaveStartFresh,

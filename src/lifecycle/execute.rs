@@ -61,6 +61,9 @@ impl Executor {
             emit!(self.sink, Info, "akuRunPhase", None, None, "{}", phase.begin);
             self.run_phase(phase, obs)?;
             emit!(self.sink, Info, "akuRunPhase", None, None, "{}", phase.end);
+            if self.interrupted.load(Ordering::SeqCst) {
+                return Err(ProcedureError::Interrupted);
+            }
         }
         Ok(())
     }
@@ -100,7 +103,7 @@ impl Executor {
         if let Some(first) = failures.into_iter().next() {
             return Err(first);
         }
-        if interrupted || self.interrupted.load(Ordering::SeqCst) {
+        if interrupted {
             return Err(ProcedureError::Interrupted);
         }
         Ok(())

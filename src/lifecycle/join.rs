@@ -30,6 +30,15 @@ impl Ctx<'_> {
             .map(|(group, pair)| Self::step(joiner, Action::Stop { group, pair }))
             .collect();
         phases.push(messages::STOP, stop_local);
+        // And forget this pod's own restart points: its data is replaced by the copy,
+        // so nothing it logged before may be sent to its peers.
+        let reset_local = self
+            .my_objects()
+            .into_iter()
+            .filter(|&(g, p)| self.local(g, p).live())
+            .map(|(group, pair)| Self::step(joiner, Action::Reset { group, pair }))
+            .collect();
+        phases.push(messages::RESET, reset_local);
         phases.push(messages::CREATE, self.create_missing());
         phases.push(messages::TRUNCATE, self.groups().map(|group| Self::step(joiner, Action::Truncate { group })).collect());
 
@@ -64,8 +73,9 @@ impl Ctx<'_> {
                 .collect();
             phases.push(messages::BOOKMARK, steps);
         }
+        let sync = if procedure == Procedure::RecoverMaster { messages::SYNC_FROM_SLAVE } else { messages::SYNC };
         phases.push(
-            messages::SYNC,
+            sync,
             self.groups().map(|group| Self::step(source, Action::Sync { group, pair: source_pair })).collect(),
         );
 

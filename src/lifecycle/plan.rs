@@ -158,6 +158,7 @@ pub mod messages {
     pub const BOOKMARK: (&str, &str) = ("Bookmark running peers for the join.", "Peer bookmarking has ended.");
     pub const SYNC: (&str, &str) = ("Sync tables from MASTER Server.", "Replication sync has ended.");
     pub const START: (&str, &str) = ("Start replications.", "Replication start has ended.");
+    pub const SYNC_FROM_SLAVE: (&str, &str) = ("Sync tables from the SLAVE Server.", "Replication sync has ended.");
     pub const START_SOURCE: (&str, &str) =
         ("Start the copy source's replication from this Pod.", "The copy source's replication has started.");
     pub const LINK: (&str, &str) = ("Link running peers from their bookmarks.", "Peer linking has ended.");

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from akusim import wait_until
+
 from helpers import TABLES, aku_objects, destroy_replication_state, wait_identical, write_rows
 
 EXIT_RECOVERY_REQUIRED = 7
@@ -83,9 +85,16 @@ def test_master_recovery_from_a_slave_while_it_keeps_writing(sts):
     wait_identical(sts, range(3), expect_rows={t: 20 for t in TABLES})
     # The master loses its replication state: subscriptions and slots dropped.
     destroy_replication_state(sts, 0)
+    # The master pod restarts: its entrypoint's start is refused, and the server is
+    # kept running without the marker so that the recovery can run in the pod.
+    sts.kill_pod(0)
+    sts.restart_pod(0, wait=False)
+    wait_until(lambda: "manual recovery required" in sts.pod_log(0), timeout=90, what="the refusal")
+    log = sts.pod_log(0)
+    assert "The MASTER server is detected to have failed. Check and perform a manual recovery." in log
+    assert not sts.marker_exists(0)
     rc, out, _ = sts.aku(0, "-p", "start")
     assert rc == EXIT_RECOVERY_REQUIRED
-    assert "The MASTER server is detected to have failed. Check and perform a manual recovery." in out
     rc, out, _ = sts.aku(0, "-p", "recover", "--from", "1", "--dry-run")
     assert rc == 0 and "Plan: recover the MASTER Pod from a SLAVE Pod" in out
     # Pod 1 keeps writing while the master recovers from it.

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from conftest import default_conf
 from helpers import TABLES, aku_objects, wait_identical, write_rows
 
 EXIT_LOCAL_UNREACHABLE = 5
@@ -71,14 +72,16 @@ def test_writes_on_every_pod_during_a_join_lose_and_duplicate_nothing(make_sts, 
     assert len({v for v in fp["public.t1"].values()}) == 1
 
 
-# Kill aku at each step of a slave's fresh start (a re-join after a graceful end):
+# Kill aku at each step of a slave's fresh start (after `clean`, so that it creates
+# its replications again):
 # the next `aku -p start` must finish with all pods identical.
 START_STEPS = {
     "after_create": "Replication creation has ended.",
     "after_truncate": "Table truncation has ended.",
     "during_copy": "Sync tables from MASTER Server.",
     "after_copy": "Replication sync has ended.",
-    "before_marker": "Server is open to applications.",
+    # With AKU_DELAY_START_COMPLETE_TIME = 3 every step but the marker has run.
+    "before_marker": "Delay start completion.",
 }
 
 END_STEPS = {
@@ -104,12 +107,13 @@ def run_and_kill_at(s, k: int, args: list[str], line: str, delay: float = 0.0) -
 
 @pytest.mark.parametrize("step", list(START_STEPS))
 def test_start_killed_at_each_step_converges_on_the_next_run(make_sts, step):
-    s = make_sts(replicas_max=3)
+    delayed = lambda sts, svc, n: default_conf(sts, svc, n) + "AKU_DELAY_START_COMPLETE_TIME = 3\n"  # noqa: E731
+    s = make_sts(replicas_max=3, conf=delayed if step == "before_marker" else None)
     s.scale(3)
     s.psql(0, "INSERT INTO public.t1 SELECT i, 'seed' FROM generate_series(1, 300000) i")
     write_rows(s, 1, base=1_000_000)
     wait_identical(s, range(3), expect_rows={"public.t1": 300020, "public.t2": 20}, timeout=120)
-    rc, out, _ = s.aku(2, "-p", "end")
+    rc, out, _ = s.aku(2, "-p", "clean")
     assert rc == 0, out
     write_rows(s, 1, base=2_000_000)  # pod 2 must get these through the re-join
     out = run_and_kill_at(s, 2, ["-p", "start"], START_STEPS[step], delay=0.3 if step == "during_copy" else 0.0)
@@ -155,6 +159,7 @@ def test_first_sigterm_finishes_the_step_then_stops_with_its_own_code(make_sts):
     for line in proc.stdout:
         lines.append(line)
         if "Sync tables from MASTER Server." in line:
+            time.sleep(0.3)  # the copy step is under way
             os.killpg(proc.pid, signal.SIGTERM)
             break
     rest, _ = proc.communicate(timeout=120)
@@ -195,7 +200,6 @@ def test_master_killed_during_the_copy_fails_clearly_and_a_later_start_converges
 
 
 def default_conf_short(sts, svc, n):
-    from conftest import default_conf
     return default_conf(sts, svc, n).replace("AKU_QUERY_TIMEOUT = 60", "AKU_QUERY_TIMEOUT = 20")
 
 

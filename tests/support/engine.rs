@@ -75,10 +75,10 @@ pub enum Obj {
 
 impl Obj {
     pub fn state(self) -> ReplicationState {
-        let live = |started, ready| ReplicationState { exists: true, started, reset: false, ready };
+        let live = |started, ready| ReplicationState { exists: true, started, reset: false, sending: ready, ready };
         match self {
             Obj::Missing => ReplicationState::MISSING,
-            Obj::Reset => ReplicationState { exists: true, started: false, reset: true, ready: true },
+            Obj::Reset => ReplicationState { exists: true, started: false, reset: true, sending: false, ready: true },
             Obj::Running => live(true, true),
             Obj::StoppedLive => live(false, true),
             Obj::Copying => live(true, false),
