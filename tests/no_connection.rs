@@ -10,9 +10,7 @@ const CONFIG_ERROR: i32 = 3;
 
 #[test]
 fn no_socket_is_opened_for_any_bad_configuration() {
-    if Command::new("strace").arg("-V").output().is_err() {
-        panic!("strace is required (scripts/setup installs it)");
-    }
+    assert!(Command::new("strace").arg("-V").output().is_ok(), "strace is required (scripts/setup installs it)");
     let aku = assert_cmd::cargo::cargo_bin("aku");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/config/bad");
     let trace_dir = tempfile::tempdir().unwrap();

@@ -67,7 +67,7 @@ pub enum OpKind {
     Capture { sql: String, var: String },
     /// Poll `sql` (one boolean value; `t`, `true` or `1` is done) every 0.1 s, then every 0.5 s after 2 s,
     /// until it holds, at most `timeout_s` seconds. `progress_sql`, when given,
-    /// returns one line of text logged at least every 5 s while waiting.
+    /// returns one line of text logged when the wait begins and then every 5 s.
     WaitUntil { sql: String, what: String, progress_sql: Option<String>, timeout_s: u32 },
     /// Sleep `seconds` (no SQL).
     Sleep { seconds: u32 },

@@ -242,7 +242,8 @@ impl Executor {
         let session = self.session(server, sql, repl)?;
         let start = Instant::now();
         let limit = Duration::from_secs(u64::from(wait.limit_s));
-        let mut last_progress = Instant::now();
+        // Progress is reported on the first poll that is not done, then every 5 s.
+        let mut last_progress: Option<Instant> = None;
         let poll_timeout = self.config.query_timeout_s.min(60);
         loop {
             *deadline.lock().expect("deadline lock") = Some(Instant::now() + Duration::from_secs(u64::from(poll_timeout)) + CLIENT_GRACE);
@@ -267,8 +268,8 @@ impl Executor {
                 return Err(self.failure(server, repl, sql, error, ErrorClass::FlushTimeout));
             }
             if let Some(progress) = wait.progress_sql {
-                if last_progress.elapsed() >= Duration::from_secs(5) {
-                    last_progress = Instant::now();
+                if last_progress.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                    last_progress = Some(Instant::now());
                     if let Ok(rows) = session.lock().expect("session lock").query(progress, poll_timeout) {
                         let text = rows.first().and_then(|r| r.first()).cloned().flatten().unwrap_or_default();
                         emit!(self.sink, Info, "akuProgress", Some(server), repl.map(str::to_owned), "{}: {text}", wait.what);

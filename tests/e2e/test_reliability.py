@@ -5,6 +5,7 @@ nothing is lost, and the next run repairs what the last one left."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -58,6 +59,10 @@ def test_writes_on_every_pod_during_a_join_lose_and_duplicate_nothing(make_sts, 
     benches = [start_pgbench(s, k, seconds=12, rate=40) for k in range(running)]
     time.sleep(2)
     s.create_pod(running)  # the join, under load on every running pod
+    # Progress of the copy was reported while it ran.
+    progress = re.compile(r"\[INFO\]\[akuProgress:\d+\]\[[^]]+\]\[AKU_REP_0\d\] initial copy of aku_rep_0\d: "
+                          r"\d/2 tables ready, \d+ rows \([^)]*\) in copies running now")
+    assert progress.search(s.pod_log(running)), s.pod_log(running)
     total = 0
     for k, b in enumerate(benches):
         out, err = b.communicate(timeout=120)
