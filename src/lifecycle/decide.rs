@@ -192,13 +192,7 @@ impl Ctx<'_> {
                 return Err(Refusal::MasterFailure);
             }
         }
-        let mut phases = PhaseList::default();
-        phases.push(messages::CREATE, self.create_missing());
-        let mut start = Vec::new();
-        for (group, pair) in self.my_objects() {
-            self.start_both_sides(group, pair, &mut start);
-        }
-        phases.push(messages::START, start);
+        let mut phases = self.create_and_start_all();
         if self.config.flush_at_start {
             let wait = self.flush_wait_at_start();
             let flush = self
@@ -231,11 +225,13 @@ impl Ctx<'_> {
             !s.live() && !s.started
         });
         let other_live = self.my_objects().into_iter().any(|(g, p)| p != master_pair && self.local(g, p).live());
-        // The master no longer keeps this pod's side (reset by `reset --peer`, or by
-        // its own `end` while this pod was down): resuming would miss what was written
-        // meanwhile, so the pod joins again from a copy.
-        let master_forgot = self.groups().any(|g| self.state_on(ServerId::MASTER, g, master_pair).is_some_and(|s| !s.live()));
-        if master_link_complete && !master_forgot {
+        // A reachable peer no longer keeps its side of a pair that is live here (reset
+        // by `reset --peer`, or by its own `end` while this pod was down): resuming
+        // would miss what was written meanwhile, so the pod joins again from a copy.
+        let forgotten = self.my_objects().into_iter().any(|(g, p)| {
+            self.local(g, p).live() && self.state_on(p.other(self.me), g, p).is_some_and(|s| !s.live())
+        });
+        if master_link_complete && !forgotten {
             Ok(self.slave_start_non_reset())
         } else if master_link_reset && other_live {
             Err(Refusal::SlaveFailure)
@@ -248,8 +244,9 @@ impl Ctx<'_> {
         }
     }
 
-    /// Spec 5.3.
-    fn slave_start_non_reset(&self) -> Plan {
+    /// Create what is missing here, then start every replication of this server
+    /// on both sides (a start that keeps the local data: master, non-reset slave).
+    fn create_and_start_all(&self) -> PhaseList {
         let mut phases = PhaseList::default();
         phases.push(messages::CREATE, self.create_missing());
         let mut start = Vec::new();
@@ -257,6 +254,12 @@ impl Ctx<'_> {
             self.start_both_sides(group, pair, &mut start);
         }
         phases.push(messages::START, start);
+        phases
+    }
+
+    /// Spec 5.3.
+    fn slave_start_non_reset(&self) -> Plan {
+        let mut phases = self.create_and_start_all();
         if self.config.flush_at_start {
             let connected: Vec<(usize, Pair)> =
                 self.my_objects().into_iter().filter(|&(_, p)| self.obs.reachable(p.other(self.me))).collect();

@@ -4,7 +4,7 @@
 //! checked against the rules of `spec/aku-behaviour.md` section 5.
 
 use super::*;
-use crate::config::{BackendKind, PasswordSource, ReplicationGroup, ReplicationItem, Secret};
+use crate::config::BackendKind;
 use crate::lifecycle::state::{Absence, PeerState, ReplicationState, ServerState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,33 +23,20 @@ enum Local {
 
 const COUNT: u8 = 4;
 
+/// Four servers, one group `P` with `SYS.T1`; `flags` bits switch AKU_FLUSH_AT_START (1),
+/// AKU_FLUSH_AT_END (2), AKU_REPLICATION_RESET_AT_END (4) and a 2 s start delay (8).
 fn config(backend: BackendKind, flags: u8) -> Config {
-    Config {
-        sts_name: "sts".into(),
-        svc_name: "svc".into(),
-        server_count: COUNT,
-        sys_user: "SYS".into(),
-        password: PasswordSource::Property(Secret::new("x")),
-        port_no: 20300,
-        replication_port_no: 20301,
-        query_timeout_s: 3600,
-        query_retry_count: 5,
-        query_retry_delay_ms: 1000,
-        address_check_count: 30,
-        flush_at_start: flags & 1 != 0,
-        flush_timeout_at_start_s: 300,
-        delay_start_complete_s: if flags & 8 != 0 { 2 } else { 0 },
-        flush_at_end: flags & 2 != 0,
-        replication_reset_at_end: flags & 4 != 0,
-        backend,
-        database: "postgres".into(),
-        odbc_driver: "driver".into(),
-        groups: vec![ReplicationGroup {
-            prefix: "P".into(),
-            sync_parallel_count: 1,
-            items: vec![ReplicationItem { user: "SYS".into(), table: "T1".into(), partition: None }],
-        }],
-    }
+    let text = format!(
+        "AKU_STS_NAME = sts\nAKU_SVC_NAME = svc\nAKU_SYS_PASSWORD = x\nAKU_BACKEND = {}\n\
+         AKU_FLUSH_AT_START = {}\nAKU_FLUSH_AT_END = {}\nAKU_REPLICATION_RESET_AT_END = {}\n\
+         AKU_DELAY_START_COMPLETE_TIME = {}\nREPLICATIONS = ( REPLICATION_NAME_PREFIX = P ( SYS.T1 ) )\n",
+        backend.as_str(),
+        flags & 1,
+        (flags >> 1) & 1,
+        (flags >> 2) & 1,
+        if flags & 8 != 0 { 2 } else { 0 }
+    );
+    Config::parse(&text, crate::config::Syntax::AkuConf, &crate::config::EnvOverrides::default()).unwrap()
 }
 
 fn state(exists: bool, live: bool) -> ReplicationState {
@@ -147,7 +134,11 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
         assert_eq!(result, Err(Refusal::MasterFailure), "{ctx}");
         return;
     }
-    if intent == Intent::Start && !me.is_master() && local != Local::Live && master_peer == Some(Peer::Absent) {
+    if intent == Intent::Start
+        && !me.is_master()
+        && (local != Local::Live || peers.contains(&Peer::Reset))
+        && master_peer == Some(Peer::Absent)
+    {
         assert!(matches!(result, Err(Refusal::MasterUnreachable { .. })), "{ctx}");
         return;
     }
@@ -166,7 +157,7 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
         Intent::Start => {
             assert_eq!(plan.marker, MarkerChange::Write, "{ctx}");
             // A slave resumes only when the master still keeps its side of the pair.
-            let fresh_slave = !me.is_master() && (local != Local::Live || master_peer == Some(Peer::Reset));
+            let fresh_slave = !me.is_master() && (local != Local::Live || peers.contains(&Peer::Reset));
             let expected = match (me.is_master(), fresh_slave) {
                 (true, _) => Procedure::MasterStart,
                 (false, true) => Procedure::SlaveStartFresh,
@@ -294,6 +285,9 @@ fn reset_of_a_gone_peer_touches_every_reachable_pod_and_only_its_pairs() {
     assert!(matches!(decide(&config, Intent::ResetPeer(ServerId(2)), &up, "m"), Err(Refusal::PeerReachable { .. })));
     assert!(matches!(decide(&config, Intent::ResetPeer(me), &obs, "m"), Err(Refusal::PeerReachable { .. })));
     assert!(matches!(decide(&config, Intent::ResetPeer(ServerId(9)), &obs, "m"), Err(Refusal::NotApplicable { .. })));
+    // The master is never reset away: it would resume without the slaves' writes.
+    let no_master = observation(me, true, Local::Live, &[Peer::Absent, Peer::Live, Peer::Live]);
+    assert!(matches!(decide(&config, Intent::ResetPeer(ServerId(0)), &no_master, "m"), Err(Refusal::NotApplicable { .. })));
 }
 
 #[test]
@@ -321,4 +315,13 @@ fn recovery_needs_a_failed_master_and_a_live_source() {
     assert!(matches!(decide(&config, Intent::Recover(ServerId(2)), &on_slave, "m"), Err(Refusal::NotApplicable { .. })));
     let reset_source = observation(master, false, Local::Missing, &[Peer::Reset, Peer::Live, Peer::Absent]);
     assert!(matches!(decide(&config, Intent::Recover(ServerId(1)), &reset_source, "m"), Err(Refusal::NotApplicable { .. })));
+    // A recovery interrupted after it reset the slaves' side: the master's link with
+    // its source exists but is unfinished, nobody holds live state: run it again.
+    let interrupted = observation(master, false, Local::Reset, &[Peer::Reset, Peer::Reset, Peer::Absent]);
+    let again = decide(&config, Intent::Recover(ServerId(1)), &interrupted, "m").unwrap();
+    assert_eq!(again.procedure, Procedure::RecoverMaster);
+    // But not on a master that completed its start (marker present).
+    let mut started = interrupted.clone();
+    started.marker_present = true;
+    assert!(decide(&config, Intent::Recover(ServerId(1)), &started, "m").is_err());
 }

@@ -118,7 +118,16 @@ impl Ctx<'_> {
         let failed = self.my_objects().into_iter().any(|(g, p)| {
             self.state_on(p.other(self.me), g, p).is_some_and(crate::lifecycle::ReplicationState::live) && !self.local(g, p).live()
         });
-        if !failed {
+        // A recovery interrupted after it reset the slaves' side leaves no failure to
+        // detect, only the master's unfinished link with its source: run it again.
+        let pair = Pair::new(self.me, source);
+        let unfinished = !self.obs.marker_present
+            && self.groups().all(|g| {
+                let s = self.local(g, pair);
+                s.exists && !(s.live() && s.ready && s.sending)
+            })
+            && self.obs.server(source).is_some_and(|st| self.groups().all(|g| !st.replication(&self.name(g, pair)).live()));
+        if !failed && !unfinished {
             return not("The MASTER server is not detected to have failed (no reachable SLAVE holds replication \
                         that the MASTER lost); use aku -p start"
                 .to_owned());
@@ -130,8 +139,7 @@ impl Ctx<'_> {
         if !state.problems.is_empty() {
             return Err(Refusal::Precondition { server: source, host, problems: state.problems.clone() });
         }
-        let pair = Pair::new(self.me, source);
-        if !self.groups().all(|g| state.replication(&self.name(g, pair)).live()) {
+        if failed && !self.groups().all(|g| state.replication(&self.name(g, pair)).live()) {
             return not(format!(
                 "Pod {source} ({host}) does not hold live replication with the MASTER: choose a SLAVE that was running with it"
             ));
@@ -143,6 +151,14 @@ impl Ctx<'_> {
     /// replication with the gone pod, so that nobody keeps log for it. Refused
     /// while the pod answers.
     pub(super) fn reset_peer(&self, gone: ServerId) -> Result<Plan, Refusal> {
+        if gone.is_master() {
+            return Err(Refusal::NotApplicable {
+                what: "The MASTER Pod's replications are not reset while it is away: when it returns it would \
+                       resume without what the SLAVE Pods wrote meanwhile. Start it again (or recover it with \
+                       aku -p recover)"
+                    .to_owned(),
+            });
+        }
         if gone.0 >= self.config.server_count {
             return Err(Refusal::NotApplicable {
                 what: format!("--peer {gone} is not a server ID below AKU_SERVER_COUNT = {}", self.config.server_count),

@@ -553,6 +553,7 @@ def _run_altibase_command(tmp_path: Path, *, aku_start_rc: int) -> tuple[subproc
         ALTIBASE_SERVER_START=f"echo server-start >> {calls}",
         ALTIBASE_SERVER_STOP=f"echo server-stop >> {calls}",
         ALTIBASE_RUN_SQL=f'echo "run-sql $(basename "$1")" >> {calls}',
+        AKU_RECOVERY_FLAG=str(tmp_path / "recovery-required"),
     )
     proc = subprocess.Popen(b.container["command"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -586,9 +587,30 @@ def test_altibase_command_starts_then_stops_on_sigterm(tmp_path: Path):
 
 
 def test_altibase_command_fails_when_aku_start_fails(tmp_path: Path):
-    proc, calls = _run_altibase_command(tmp_path, aku_start_rc=7)
+    proc, calls = _run_altibase_command(tmp_path, aku_start_rc=10)
     rc, out = _finish(proc)
-    assert rc == 7, out
+    assert rc == 10, out
+    assert calls.read_text().splitlines() == [
+        "server-start", "run-sql 01-schema.sql", "aku -p start", "server-stop"], out
+    assert not (tmp_path / "recovery-required").exists()
+
+
+def test_altibase_command_keeps_the_server_up_when_recovery_is_required(tmp_path: Path):
+    """Exit 7 (MASTER or SLAVE failure): the server stays up for the recovery, and
+    the preStop hook then skips `aku -p end`."""
+    proc, calls = _run_altibase_command(tmp_path, aku_start_rc=7)
+    flag = tmp_path / "recovery-required"
+    deadline = time.monotonic() + 20
+    while not flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert flag.exists() and proc.poll() is None, "the container must keep running"
+    pre_stop = load_bundle("altibase").container["lifecycle"]["preStop"]["exec"]["command"]
+    env = clean_env(ALTIBASE_HOME=str(tmp_path / "home"), AKU_RECOVERY_FLAG=str(flag))
+    assert subprocess.run(pre_stop, env=env, check=False, timeout=30).returncode == 0
+    proc.send_signal(signal.SIGTERM)
+    rc, out = _finish(proc)
+    assert rc == 0, out
+    assert "manual recovery required" in out
     assert calls.read_text().splitlines() == [
         "server-start", "run-sql 01-schema.sql", "aku -p start", "server-stop"], out
 

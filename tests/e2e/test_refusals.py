@@ -65,3 +65,34 @@ def test_fresh_slave_without_master_is_refused_and_nothing_is_truncated(sts):
     write_rows(sts, 0, base=2000)
     sts.restart_pod(1)
     wait_identical(sts, range(2), expect_rows={t: 40 for t in TABLES})
+
+
+EXIT_PRECONDITION = 9
+
+SCHEMA_WITHOUT_KEY = """
+CREATE TABLE public.t1 (id bigint PRIMARY KEY, v text);
+CREATE TABLE public.t2 (id bigint, n integer, at timestamptz DEFAULT now());
+"""
+
+
+def test_a_table_without_primary_key_is_refused_before_any_change(make_sts):
+    s = make_sts(replicas_max=2, schema_sql=SCHEMA_WITHOUT_KEY)
+    with pytest.raises(PodFailed):
+        s.create_pod(0)
+    log = s.pod_log(0)
+    assert (f"Server 0 ({s.pod_fqdn(0)}) does not meet the requirements of aku: Table public.t2 has no primary key "
+            "or replica identity (UPDATE and DELETE could not be replicated).") in log
+    assert f"aku -p start failed (exit {EXIT_PRECONDITION})" in log
+    assert "Create replications." not in log
+
+
+def test_a_missing_table_and_wal_level_replica_are_refused(make_sts):
+    s = make_sts(replicas_max=2, schema_sql="CREATE TABLE public.t1 (id bigint PRIMARY KEY, v text);",
+                 server_options={"wal_level": "replica"})
+    with pytest.raises(PodFailed):
+        s.create_pod(0)
+    log = s.pod_log(0)
+    assert "wal_level is replica, it must be logical (set wal_level = logical and restart the server)." in log
+    assert "Table public.t2 does not exist on server 0 (create it on every pod before aku runs)." in log
+    assert f"aku -p start failed (exit {EXIT_PRECONDITION})" in log
+    assert "Create replications." not in log

@@ -210,12 +210,13 @@ def test_aku_commands_in_pod(sts):
 
 
 def test_start_failure_raises_with_log(make_sts):
-    s = make_sts(replicas_max=2, env={"AKU_TEST_DOUBLE_FAIL_START": "7"})
+    # 10 = a step failed (7, recovery required, keeps the server up: see test_refusals).
+    s = make_sts(replicas_max=2, env={"AKU_TEST_DOUBLE_FAIL_START": "10"})
     with pytest.raises(PodFailed) as e:
         s.create_pod(0, timeout=60)
-    assert e.value.exit_code == 7
+    assert e.value.exit_code == 10
     assert "start fails on purpose" in str(e.value)
-    assert "aku -p start failed (exit 7)" in str(e.value)
+    assert "aku -p start failed (exit 10)" in str(e.value)
     assert s.pod_state(0) == "failed"
     # the server was stopped by the entrypoint; the sandbox is left for inspection
     assert s.exec_in_pod(0, ["hostname"])[1].strip() == s.pod_name(0)

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use aku::backend::{self, Backend};
-use aku::config::{BackendKind, Config, PasswordSource, ReplicationGroup, ReplicationItem, Secret};
+use aku::config::{BackendKind, Config, EnvOverrides, ReplicationGroup, ReplicationItem, Syntax};
 use aku::lifecycle::{
     self, Absence, CollectingSink, Concurrency, EventSink, Executor, Intent, MarkerChange, Observation, PeerState,
     ReplicationState, ServerState, Sessions,
@@ -25,37 +25,17 @@ pub fn group(prefix: &str, sync_parallel_count: u32, items: Vec<ReplicationItem>
     ReplicationGroup { prefix: prefix.into(), sync_parallel_count, items }
 }
 
-/// The configuration of the scenarios: 4 servers, one group AKU_REP with SYS.T1 and SYS.T2.
+/// The configuration of the scenarios: 4 servers, one group AKU_REP with SYS.T1 and
+/// SYS.T2, every other property at its default; parsed from aku.conf text.
 pub fn config(backend: BackendKind) -> Config {
-    let (sts, svc, user, port, repl_port) = match backend {
-        BackendKind::Altibase => ("altibase-sts", "altibase-svc", "SYS", 20300, 20301),
-        BackendKind::Postgresql => ("pg-sts", "pg-svc", "postgres", 5432, 5432),
+    let text = match backend {
+        BackendKind::Altibase => "AKU_STS_NAME = altibase-sts\nAKU_SVC_NAME = altibase-svc\n\
+             AKU_ODBC_DRIVER = \"/opt/altibase/lib/libaltibase_odbc-64bit-ul64.so\"\n",
+        BackendKind::Postgresql => "AKU_STS_NAME = pg-sts\nAKU_SVC_NAME = pg-svc\nAKU_BACKEND = postgresql\n\
+             AKU_PORT_NO = 5432\nAKU_REPLICATION_PORT_NO = 5432\n",
     };
-    Config {
-        sts_name: sts.into(),
-        svc_name: svc.into(),
-        server_count: 4,
-        sys_user: user.into(),
-        password: PasswordSource::Property(Secret::new("manager")),
-        port_no: port,
-        replication_port_no: repl_port,
-        query_timeout_s: 3600,
-        query_retry_count: 5,
-        query_retry_delay_ms: 1000,
-        address_check_count: 30,
-        flush_at_start: true,
-        flush_timeout_at_start_s: 300,
-        delay_start_complete_s: 0,
-        flush_at_end: true,
-        replication_reset_at_end: true,
-        backend,
-        database: "postgres".into(),
-        odbc_driver: match backend {
-            BackendKind::Altibase => "/opt/altibase/lib/libaltibase_odbc-64bit-ul64.so".into(),
-            BackendKind::Postgresql => "PostgreSQL Unicode".into(),
-        },
-        groups: vec![group("AKU_REP", 1, vec![item("SYS", "T1", None), item("SYS", "T2", None)])],
-    }
+    let text = format!("{text}AKU_SYS_PASSWORD = manager\nREPLICATIONS = ( REPLICATION_NAME_PREFIX = AKU_REP ( SYS.T1, SYS.T2 ) )\n");
+    Config::parse(&text, Syntax::AkuConf, &EnvOverrides::default()).expect("the scenario configuration is valid")
 }
 
 /// The state of a pair's object on one server, in words.
