@@ -156,7 +156,7 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
     match intent {
         Intent::Start => {
             assert_eq!(plan.marker, MarkerChange::Write, "{ctx}");
-            // A slave resumes only when the master still keeps its side of the pair.
+            // A slave resumes only when no reachable peer forgot its side of their pair.
             let fresh_slave = !me.is_master() && (local != Local::Live || peers.contains(&Peer::Reset));
             let expected = match (me.is_master(), fresh_slave) {
                 (true, _) => Procedure::MasterStart,
@@ -320,6 +320,9 @@ fn recovery_needs_a_failed_master_and_a_live_source() {
     let interrupted = observation(master, false, Local::Reset, &[Peer::Reset, Peer::Reset, Peer::Absent]);
     let again = decide(&config, Intent::Recover(ServerId(1)), &interrupted, "m").unwrap();
     assert_eq!(again.procedure, Procedure::RecoverMaster);
+    // Also when bookmarks had made another slave's side live again.
+    let bookmarked = observation(master, false, Local::Reset, &[Peer::Reset, Peer::Live, Peer::Absent]);
+    assert_eq!(decide(&config, Intent::Recover(ServerId(1)), &bookmarked, "m").unwrap().procedure, Procedure::RecoverMaster);
     // But not on a master that completed its start (marker present).
     let mut started = interrupted.clone();
     started.marker_present = true;

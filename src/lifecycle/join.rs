@@ -139,7 +139,9 @@ impl Ctx<'_> {
         if !state.problems.is_empty() {
             return Err(Refusal::Precondition { server: source, host, problems: state.problems.clone() });
         }
-        if failed && !self.groups().all(|g| state.replication(&self.name(g, pair)).live()) {
+        // After an interrupted recovery the source's side is reset on purpose (and, on
+        // PostgreSQL, bookmarks may have made other slaves' sides live again).
+        if failed && !unfinished && !self.groups().all(|g| state.replication(&self.name(g, pair)).live()) {
             return not(format!(
                 "Pod {source} ({host}) does not hold live replication with the MASTER: choose a SLAVE that was running with it"
             ));
