@@ -245,10 +245,16 @@ fn pod_procedure(cli: &Cli, action: PodAction, env: &ProcessEnv) -> Result<i32, 
     let connector = connector_for(&config, &backend, password);
     let sink: Arc<dyn EventSink> = Arc::new(LogSink { sts: config.sts_name.clone() });
     let marker_path = env.marker();
+    // AKU_ADDRESS_CHECK_COUNT is for start, when the local server may still be coming
+    // up (spec 3.2); at end, clean and reset it is up or gone, so a few tries do.
+    let local_attempts = match intent_of(cli, action) {
+        Intent::Start | Intent::Recover(_) => config.address_check_count,
+        _ => config.address_check_count.min(3),
+    };
     let marker_text = marker_path.display().to_string();
 
     let (obs, sessions) =
-        lifecycle::observe(&config, &backend, &connector, me, marker::exists(&marker_path), &sink)?;
+        lifecycle::observe(&config, &backend, &connector, me, marker::exists(&marker_path), local_attempts, &sink)?;
     lifecycle::observe::warn_orphans(&config, &obs, sink.as_ref());
     let plan = lifecycle::decide(&config, intent_of(cli, action), &obs, &marker_text)?;
     if cli.dry_run {

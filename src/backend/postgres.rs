@@ -341,15 +341,16 @@ impl Postgres {
         for group in &config.groups {
             for item in &group.items {
                 let (schema, rel) = relation(item);
-                values.push(format!("({}, {})", lit(&schema), lit(&rel)));
+                values.push(format!("({}, {}, {})", values.len(), lit(&schema), lit(&rel)));
             }
         }
         let rows = session.query(
             &format!(
                 "SELECT v.s, v.r, c.oid IS NOT NULL, coalesce(c.relreplident::text, ''), \
                  coalesce((SELECT bool_or(i.indisprimary) FROM pg_index i WHERE i.indrelid = c.oid), false) \
-                 FROM (VALUES {}) AS v(s, r) LEFT JOIN pg_namespace n ON n.nspname = v.s \
-                 LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = v.r AND c.relkind IN ('r', 'p')",
+                 FROM (VALUES {}) AS v(o, s, r) LEFT JOIN pg_namespace n ON n.nspname = v.s \
+                 LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = v.r AND c.relkind IN ('r', 'p') \
+                 ORDER BY v.o",
                 values.join(", ")
             ),
             t,

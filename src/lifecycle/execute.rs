@@ -110,6 +110,7 @@ impl Executor {
     }
 
     fn spawn_track(&self, steps: Vec<Step>, obs: Arc<Observation>) -> TrackHandle {
+        let host = steps.first().map(|s| topology::host_of(&self.config, s.server)).unwrap_or_default();
         let (tx, rx) = mpsc::channel();
         let deadline = Arc::new(Mutex::new(None::<Instant>));
         let this = self.clone();
@@ -118,7 +119,7 @@ impl Executor {
             let result = this.run_track(&steps, &obs, &track_deadline);
             let _ = tx.send(result);
         });
-        TrackHandle::Running { rx, deadline }
+        TrackHandle::Running { rx, deadline, host }
     }
 
     fn run_track(&self, steps: &[Step], obs: &Observation, deadline: &Mutex<Option<Instant>>) -> Result<(), ProcedureError> {
@@ -293,7 +294,7 @@ struct Wait<'a> {
 
 /// A running (or finished) track.
 enum TrackHandle {
-    Running { rx: mpsc::Receiver<Result<(), ProcedureError>>, deadline: Arc<Mutex<Option<Instant>>> },
+    Running { rx: mpsc::Receiver<Result<(), ProcedureError>>, deadline: Arc<Mutex<Option<Instant>>>, host: String },
     Done(Result<(), ProcedureError>),
 }
 
@@ -303,7 +304,7 @@ impl TrackHandle {
     fn wait(self) -> Result<(), ProcedureError> {
         match self {
             TrackHandle::Done(result) => result,
-            TrackHandle::Running { rx, deadline } => loop {
+            TrackHandle::Running { rx, deadline, host } => loop {
                 match rx.recv_timeout(Duration::from_millis(200)) {
                     Ok(result) => return result,
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -312,9 +313,7 @@ impl TrackHandle {
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         let passed = deadline.lock().expect("deadline lock").is_some_and(|d| Instant::now() > d);
                         if passed {
-                            return Err(ProcedureError::Internal(
-                                "a server stopped answering during a statement (client-side deadline passed)".into(),
-                            ));
+                            return Err(ProcedureError::ServerSilent { host });
                         }
                     }
                 }

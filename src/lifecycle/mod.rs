@@ -52,7 +52,12 @@ pub enum ProcedureError {
     Interrupted,
     #[error("Cannot update the marker file {path}: {source}")]
     Marker { path: String, source: std::io::Error },
-    #[error("{0}")]
+    #[error(
+        "A server stopped answering during a step ({host}): its client-side deadline \
+         (AKU_QUERY_TIMEOUT + 30 s) passed. Run the same command again once it answers."
+    )]
+    ServerSilent { host: String },
+    #[error("Internal error: {0}")]
     Internal(String),
 }
 
@@ -60,7 +65,10 @@ impl ProcedureError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ProcedureError::LocalUnreachable { .. } | ProcedureError::LocalUnreadable { .. } => exit_code::LOCAL_UNREACHABLE,
-            ProcedureError::StepFailed(_) | ProcedureError::Marker { .. } | ProcedureError::Internal(_) => exit_code::STEP_FAILED,
+            ProcedureError::StepFailed(_) | ProcedureError::Marker { .. } | ProcedureError::ServerSilent { .. } => {
+                exit_code::STEP_FAILED
+            }
+            ProcedureError::Internal(_) => exit_code::INTERNAL,
             ProcedureError::Interrupted => exit_code::INTERRUPTED,
         }
     }

@@ -33,7 +33,8 @@ pub trait Connector: Send + Sync {
 /// Client-side deadline for connecting to and observing one peer.
 pub const PEER_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Observes the cluster from server `me`. Fails only when this pod's own server
+/// Observes the cluster from server `me`, trying this pod's own server
+/// `local_attempts` times one second apart. Fails only when this pod's own server
 /// cannot be reached or read.
 pub fn observe(
     config: &Config,
@@ -41,12 +42,13 @@ pub fn observe(
     connector: &Arc<dyn Connector>,
     me: ServerId,
     marker_present: bool,
+    local_attempts: u32,
     sink: &Arc<dyn EventSink>,
 ) -> Result<(Observation, Sessions), ProcedureError> {
     const FUNC: &str = "akuObserve";
     let mut sessions = Sessions::new();
     let local_host = topology::host_of(config, me);
-    let mut local = connect_local(config, connector.as_ref(), me, &local_host, sink.as_ref())?;
+    let mut local = connect_local(connector.as_ref(), me, &local_host, local_attempts, sink.as_ref())?;
     let local_state = backend
         .observe(config, me, local.as_mut())
         .map_err(|error| ProcedureError::LocalUnreadable { host: local_host.clone(), error })?;
@@ -118,13 +120,13 @@ pub fn in_parallel<T: Send + 'static>(
 }
 
 fn connect_local(
-    config: &Config,
     connector: &dyn Connector,
     me: ServerId,
     host: &str,
+    attempts: u32,
     sink: &dyn EventSink,
 ) -> Result<Box<dyn Session>, ProcedureError> {
-    let attempts = config.address_check_count.max(1);
+    let attempts = attempts.max(1);
     let mut last = None;
     for attempt in 1..=attempts {
         match connector.connect(me, host) {
