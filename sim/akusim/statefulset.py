@@ -160,14 +160,17 @@ def _install_exit_hooks() -> None:
 
 
 # ---------------------------------------------------------------- defaults
-def _default_aku_bin() -> str:
+def find_aku_bin() -> str:
+    """The aku binary to run: $AKU_BIN, else the newer of target/debug/aku and
+    target/release/aku (so a stale build of the other profile is never picked)."""
     env = os.environ.get("AKU_BIN")
     if env:
         return env
-    for p in (REPO_ROOT / "target" / "release" / "aku", REPO_ROOT / "target" / "debug" / "aku"):
-        if p.is_file():
-            return str(p)
-    raise SimError("no aku binary: pass aku_bin, set AKU_BIN or build it (cargo build --release)")
+    built = [p for p in (REPO_ROOT / "target" / "debug" / "aku", REPO_ROOT / "target" / "release" / "aku")
+             if p.is_file()]
+    if not built:
+        raise SimError("no aku binary: pass aku_bin, set AKU_BIN or build it (cargo build)")
+    return str(max(built, key=lambda p: p.stat().st_mtime))
 
 
 def _default_pg_bin() -> str:
@@ -687,7 +690,7 @@ class StatefulSet:
         vols.mkdir(exist_ok=True)
         os.chmod(vols, 0o755)
         # binaries: copies, so that the pod user can run them wherever the repo lives
-        self._install_exe(Path(aku_bin or _default_aku_bin()), sd / "bin" / "aku")
+        self._install_exe(Path(aku_bin or find_aku_bin()), sd / "bin" / "aku")
         self._install_exe(Path(entrypoint or DEFAULT_ENTRYPOINT),
                           sd / "bin" / "aku-postgres-entrypoint.sh")
         # the Secret and the ConfigMap

@@ -224,13 +224,11 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def aku_bin() -> str:
-    env = os.environ.get("AKU_BIN")
-    if env:
-        return env
-    for p in (REPO / "target" / "debug" / "aku", REPO / "target" / "release" / "aku"):
-        if p.is_file():
-            return str(p)
-    pytest.fail("no aku binary: build it (cargo build) or set AKU_BIN")
+    from akusim import SimError, find_aku_bin  # sim/ is on pytest's pythonpath
+    try:
+        return find_aku_bin()
+    except SimError as e:
+        pytest.fail(str(e))
 
 
 def clean_env(**extra: str) -> dict[str, str]:

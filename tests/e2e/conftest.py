@@ -14,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "sim"))
 
-from akusim import StatefulSet, sweep_stale  # noqa: E402
+from akusim import SimError, StatefulSet, find_aku_bin, sweep_stale  # noqa: E402
 
 # Every StatefulSet made here is named e2e<n>-<pid>: unique per test and per run,
 # and the prefix lets a run sweep what a crashed earlier run left behind.
@@ -73,15 +73,12 @@ def _e2e_environment():
 
 @pytest.fixture
 def aku_bin() -> str:
-    """The aku binary under test: $AKU_BIN, else target/release/aku, else target/debug/aku.
+    """The aku binary under test (akusim.find_aku_bin: $AKU_BIN, else the newer build).
     Simulator self-tests override this with a test double."""
-    env = os.environ.get("AKU_BIN")
-    if env:
-        return env
-    for p in (REPO / "target" / "release" / "aku", REPO / "target" / "debug" / "aku"):
-        if p.is_file():
-            return str(p)
-    pytest.fail("no aku binary: build it (cargo build --release) or set AKU_BIN")
+    try:
+        return find_aku_bin()
+    except SimError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture
