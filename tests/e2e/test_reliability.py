@@ -156,8 +156,8 @@ def test_end_killed_at_each_step_converges_on_the_next_run(make_sts, step):
 def test_first_sigterm_finishes_the_step_then_stops_with_its_own_code(make_sts):
     s = make_sts(replicas_max=3)
     s.scale(3)
-    s.psql(0, "INSERT INTO public.t1 SELECT i, 'seed' FROM generate_series(1, 300000) i")
-    wait_identical(s, range(3), expect_rows={"public.t1": 300000, "public.t2": 0}, timeout=120)
+    s.psql(0, "INSERT INTO public.t1 SELECT i, 'seed' FROM generate_series(1, 600000) i")
+    wait_identical(s, range(3), expect_rows={"public.t1": 600000, "public.t2": 0}, timeout=120)
     assert s.aku(2, "-p", "end")[0] == 0
     proc = s.popen_in_pod(2, ["aku", "-p", "start"])
     lines = []
@@ -177,7 +177,7 @@ def test_first_sigterm_finishes_the_step_then_stops_with_its_own_code(make_sts):
     rc, out, err = s.aku(2, "-p", "start")
     assert rc == 0, out + err
     write_rows(s, 2, base=1_000_000)
-    wait_identical(s, range(3), expect_rows={"public.t1": 300020, "public.t2": 20}, timeout=120)
+    wait_identical(s, range(3), expect_rows={"public.t1": 600020, "public.t2": 20}, timeout=120)
 
 
 def test_master_killed_during_the_copy_fails_clearly_and_a_later_start_converges(make_sts):
