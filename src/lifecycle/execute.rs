@@ -182,6 +182,15 @@ impl Executor {
             OpKind::Exec { .. } | OpKind::Capture { .. } => {}
         }
         let sql = self.fill(op.sql().unwrap_or_default());
+        if let Some(name) = unfilled_placeholder(&sql) {
+            // The statement that reads this value failed before: never send the text.
+            let error = DbError::new("HY000", 0, format!("the value {{{name}}} was not read (an earlier statement failed)"));
+            if op.finally {
+                emit!(self.sink, Warn, FUNC, Some(op.server), repl.map(str::to_owned), "Skipped: {sql} ({error})");
+                return Ok(());
+            }
+            return Err(self.failure(op.server, repl, &sql, error, ErrorClass::Other));
+        }
         let session = self.session(op.server, &sql, repl)?;
         let retries = self.config.query_retry_count;
         let mut attempt = 0u32;
@@ -284,6 +293,21 @@ impl Executor {
     }
 }
 
+/// The name of the first `{name}` placeholder left in `sql` (names are letters,
+/// digits, `_` and `.`; aku's SQL has no other braces).
+fn unfilled_placeholder(sql: &str) -> Option<&str> {
+    let mut rest = sql;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(after.len());
+        if len > 0 && after[len..].starts_with('}') {
+            return Some(&after[..len]);
+        }
+        rest = after;
+    }
+    None
+}
+
 /// The fields of a `WaitUntil` operation, with placeholders filled.
 struct Wait<'a> {
     sql: &'a str,
@@ -319,5 +343,17 @@ impl TrackHandle {
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unfilled_placeholder;
+
+    #[test]
+    fn placeholders_left_in_sql_are_found() {
+        assert_eq!(unfilled_placeholder("ALTER SYSTEM SET X = {server2.REPLICATION_DDL_ENABLE}"), Some("server2.REPLICATION_DDL_ENABLE"));
+        assert_eq!(unfilled_placeholder("SELECT '{}', '{ x }'"), None);
+        assert_eq!(unfilled_placeholder("ALTER SYSTEM SET X = 0"), None);
     }
 }
