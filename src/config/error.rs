@@ -105,6 +105,28 @@ fn first_set(name: &str, first_name: &str, first: Span) -> String {
     }
 }
 
+/// The location field of every positioned variant, by reference or by mutable
+/// reference (the same match serves `location` and `location_mut`).
+macro_rules! located {
+    ($error:expr) => {
+        match $error {
+            ConfigError::Missing { .. } => None,
+            ConfigError::Syntax { at, .. }
+            | ConfigError::InvalidUtf8 { at, .. }
+            | ConfigError::MissingField { at, .. }
+            | ConfigError::Unknown { at, .. }
+            | ConfigError::Misplaced { at, .. }
+            | ConfigError::Duplicate { at, .. }
+            | ConfigError::BadValue { at, .. }
+            | ConfigError::TooLong { at, .. }
+            | ConfigError::NotIdentifier { at, .. }
+            | ConfigError::NotDnsLabel { at, .. }
+            | ConfigError::DuplicatePrefix { at, .. }
+            | ConfigError::DuplicateItem { at, .. } => Some(at),
+        }
+    };
+}
+
 impl ConfigError {
     /// Sets the file name shown in positioned messages (default `aku.conf`).
     #[must_use]
@@ -117,39 +139,11 @@ impl ConfigError {
 
     /// The file and line:column of the error, if it has one.
     pub fn location(&self) -> Option<&Location> {
-        match self {
-            ConfigError::Missing { .. } => None,
-            ConfigError::Syntax { at, .. }
-            | ConfigError::InvalidUtf8 { at, .. }
-            | ConfigError::MissingField { at, .. }
-            | ConfigError::Unknown { at, .. }
-            | ConfigError::Misplaced { at, .. }
-            | ConfigError::Duplicate { at, .. }
-            | ConfigError::BadValue { at, .. }
-            | ConfigError::TooLong { at, .. }
-            | ConfigError::NotIdentifier { at, .. }
-            | ConfigError::NotDnsLabel { at, .. }
-            | ConfigError::DuplicatePrefix { at, .. }
-            | ConfigError::DuplicateItem { at, .. } => Some(at),
-        }
+        located!(self)
     }
 
     fn location_mut(&mut self) -> Option<&mut Location> {
-        match self {
-            ConfigError::Missing { .. } => None,
-            ConfigError::Syntax { at, .. }
-            | ConfigError::InvalidUtf8 { at, .. }
-            | ConfigError::MissingField { at, .. }
-            | ConfigError::Unknown { at, .. }
-            | ConfigError::Misplaced { at, .. }
-            | ConfigError::Duplicate { at, .. }
-            | ConfigError::BadValue { at, .. }
-            | ConfigError::TooLong { at, .. }
-            | ConfigError::NotIdentifier { at, .. }
-            | ConfigError::NotDnsLabel { at, .. }
-            | ConfigError::DuplicatePrefix { at, .. }
-            | ConfigError::DuplicateItem { at, .. } => Some(at),
-        }
+        located!(self)
     }
 
     pub(crate) fn missing(name: &str) -> Self {
