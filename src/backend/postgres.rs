@@ -70,15 +70,38 @@ pub(crate) fn sub_oid(n: &str) -> String {
     format!("(SELECT oid FROM pg_subscription WHERE subname = {})", lit(n))
 }
 
-fn create_subscription_sql(config: &Config, group: &ReplicationGroup, pair: Pair, server: ServerId) -> String {
+/// `CREATE SUBSCRIPTION`, disabled and without a slot of its own. With `connect`,
+/// the publisher is asked for the publication's tables, which are registered as
+/// ready (nothing copied); without it, the peer may be absent.
+fn create_subscription_sql(config: &Config, group: &ReplicationGroup, pair: Pair, server: ServerId, connect: bool) -> String {
     let n = name(group, pair);
     format!(
-        "CREATE SUBSCRIPTION {} CONNECTION '{}' PUBLICATION {} WITH (connect = false, enabled = false, create_slot = false, \
+        "CREATE SUBSCRIPTION {} CONNECTION '{}' PUBLICATION {} WITH (connect = {connect}, enabled = false, create_slot = false, \
          slot_name = {}, copy_data = false, origin = none)",
         ident(&n),
         conninfo(config, pair.other(server), &n),
         ident(&group.prefix),
         lit(&n)
+    )
+}
+
+/// Makes sure the subscription of `pair` on `server` has the publication's tables
+/// registered before it is enabled. An apply worker discards (and confirms!) the
+/// changes of tables it does not know yet, and `REFRESH PUBLICATION` needs an
+/// enabled subscription: so a subscription without tables is created again with
+/// `connect = true`, which registers them as ready, still disabled.
+fn register_tables(config: &Config, group: &ReplicationGroup, pair: Pair, server: ServerId) -> Op {
+    let n = name(group, pair);
+    Op::exec(
+        server,
+        format!(
+            "DO $aku$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_subscription_rel WHERE srsubid = {oid}) THEN \
+             ALTER SUBSCRIPTION {id} DISABLE; ALTER SUBSCRIPTION {id} SET (slot_name = NONE); DROP SUBSCRIPTION {id}; \
+             {create}; END IF; END $aku$",
+            oid = sub_oid(&n),
+            id = ident(&n),
+            create = create_subscription_sql(config, group, pair, server, true)
+        ),
     )
 }
 
@@ -131,12 +154,8 @@ fn drop_slot(server: ServerId, n: &str) -> Vec<Op> {
     ]
 }
 
-fn enable(server: ServerId, n: &str) -> Vec<Op> {
-    vec![
-        Op::exec(server, format!("ALTER SUBSCRIPTION {} ENABLE", ident(n))),
-        // Registers the publication's tables the first time, without copying; a no-op after.
-        Op::exec(server, format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = false)", ident(n))),
-    ]
+fn enable(server: ServerId, n: &str) -> Op {
+    Op::exec(server, format!("ALTER SUBSCRIPTION {} ENABLE", ident(n)))
 }
 
 fn var(group: usize, peer: ServerId, what: &str) -> String {
@@ -172,9 +191,11 @@ impl Postgres {
         if !peer_present || !obs.reachable(peer) {
             return vec![Op::skip(server, "Peer is absent; the replication will be started by the peer's own start", true)];
         }
-        let mut ops = vec![Op::exec(peer, create_slot_sql(&n))];
-        ops.extend(enable(server, &n));
-        ops
+        vec![
+            Op::exec(peer, create_slot_sql(&n)),
+            register_tables(config, &config.groups[group], pair, server),
+            enable(server, &n),
+        ]
     }
 
     fn sync(config: &Config, source: ServerId, group: usize, pair: Pair) -> Vec<Op> {
@@ -190,7 +211,8 @@ impl Postgres {
             worker_gone(target, &n),
             Op::exec(target, format!("ALTER SUBSCRIPTION {} SET (slot_name = NONE)", ident(&n))),
             Op::exec(target, format!("DROP SUBSCRIPTION IF EXISTS {}", ident(&n))),
-            Op::exec(target, create_subscription_sql(config, g, pair, target)),
+            // Without tables: they are registered by the copy below (`copy_data = true`).
+            Op::exec(target, create_subscription_sql(config, g, pair, target, false)),
             Op::exec(
                 source,
                 format!(
@@ -234,7 +256,7 @@ impl Postgres {
         let l_var = var(group, peer, "source_applied_lsn");
         // An interrupted earlier join may have left the source's replication from this
         // peer disabled: it must run for the source to reach the bookmark.
-        let mut ops = vec![Op::exec(source, format!("ALTER SUBSCRIPTION {} ENABLE", ident(&to_source)))];
+        let mut ops = vec![register_tables(config, g, Pair::new(source, peer), source), enable(source, &to_source)];
         ops.extend(drop_slot(peer, &to_joiner));
         ops.push(Op::capture(
             peer,
@@ -269,13 +291,13 @@ impl Postgres {
         let from_peer = name(g, Pair::new(peer, joiner));
         let to_source = name(g, Pair::new(source, peer));
         let l_var = var(group, peer, "source_applied_lsn");
-        let mut ops = vec![Op::exec(
-            joiner,
-            format!("SELECT pg_replication_origin_advance('pg_' || {}, '{{{l_var}}}')", sub_oid(&from_peer)),
-        )];
-        ops.extend(enable(joiner, &from_peer));
-        ops.push(Op::exec(source, format!("ALTER SUBSCRIPTION {} ENABLE", ident(&to_source))));
-        ops
+        vec![
+            // Registering may create the subscription again (a new origin): advance after it.
+            register_tables(config, g, Pair::new(peer, joiner), joiner),
+            Op::exec(joiner, format!("SELECT pg_replication_origin_advance('pg_' || {}, '{{{l_var}}}')", sub_oid(&from_peer))),
+            enable(joiner, &from_peer),
+            enable(source, &to_source),
+        ]
     }
 
     fn flush(config: &Config, server: ServerId, group: usize, pair: Pair, wait: FlushWait) -> Vec<Op> {
@@ -474,7 +496,7 @@ impl Backend for Postgres {
                     ops.push(Op::exec(s, create_publication_sql(g)));
                 }
                 ops.push(
-                    Op::exec(s, create_subscription_sql(config, g, *pair, s))
+                    Op::exec(s, create_subscription_sql(config, g, *pair, s, false))
                         .tolerating(ErrorClass::DuplicateName, Severity::Info, "Subscription already exists; kept as is"),
                 );
                 ops
