@@ -139,7 +139,10 @@ impl Cli {
             Some(PodAction::Reset) if cli.peer.is_none() => return Err(needs("-p reset", "--peer N")),
             Some(PodAction::Recover) if cli.from.is_none() => return Err(needs("-p recover", "--from N")),
             Some(PodAction::Recover) if !cli.yes && !cli.dry_run => {
-                return Err(needs("-p recover truncates the MASTER's tables and copies them again; it", "--yes (or --dry-run to see the plan)"));
+                return Err(needs(
+                    "-p recover truncates the MASTER's tables and copies them again; it",
+                    "--yes (or --dry-run to see the plan)",
+                ));
             }
             _ => {}
         }

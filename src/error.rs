@@ -12,9 +12,7 @@ use crate::topology::IdentityError;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No configuration path could be determined.
-    #[error(
-        "No configuration file: pass --config PATH, set AKU_CONF, or set ALTIBASE_HOME (aku then reads $ALTIBASE_HOME/conf/aku.conf)."
-    )]
+    #[error("No configuration file: pass --config PATH, set AKU_CONF, or set ALTIBASE_HOME (aku then reads $ALTIBASE_HOME/conf/aku.conf).")]
     NoConfigPath,
     /// The configuration (or password) file could not be read.
     #[error("Cannot read {what} {path}: {source}")]

@@ -212,10 +212,7 @@ mod tests {
         r.pod = Some("1".into());
         r.repl = Some("AKU_REP_01".into());
         r.extra.push(("elapsed_ms".into(), "12".into()));
-        assert_eq!(
-            r.to_aku_line("T", 7),
-            "[AKU][T][7] [INFO][akuRunStart:903][1][AKU_REP_01] Start as SLAVE Pod. elapsed_ms=12"
-        );
+        assert_eq!(r.to_aku_line("T", 7), "[AKU][T][7] [INFO][akuRunStart:903][1][AKU_REP_01] Start as SLAVE Pod. elapsed_ms=12");
         let json: Value = serde_json::from_str(&r.to_json_line("T", 7)).unwrap();
         assert_eq!(json["pod"], "1");
         assert_eq!(json["repl"], "AKU_REP_01");

@@ -12,7 +12,7 @@ use crate::backend;
 use crate::cli::{Cli, OutputFormat, PodAction};
 use crate::config::{Config, EnvOverrides, PasswordSource, Secret, Syntax};
 use crate::error::Error;
-use crate::lifecycle::{self, marker, Absence, Concurrency, Event, EventLevel, EventSink, Executor, Intent, MarkerChange, PeerState};
+use crate::lifecycle::{self, Absence, Concurrency, Event, EventLevel, EventSink, Executor, Intent, MarkerChange, PeerState, marker};
 use crate::odbc::connector::OdbcConnector;
 use crate::topology::{self, ServerId};
 use crate::{exit_code, info, logging, status};
@@ -128,8 +128,11 @@ pub fn resolve_password(config: &Config) -> Result<Secret, Error> {
     match &config.password {
         PasswordSource::Property(s) | PasswordSource::Environment(s) => Ok(s.clone()),
         PasswordSource::File(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| Error::Read { what: "password file (AKU_SYS_PASSWORD_FILE)", path: path.clone(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+                what: "password file (AKU_SYS_PASSWORD_FILE)",
+                path: path.clone(),
+                source,
+            })?;
             Ok(Secret::new(text.trim_end_matches(['\n', '\r'])))
         }
     }
@@ -137,9 +140,9 @@ pub fn resolve_password(config: &Config) -> Result<Secret, Error> {
 
 /// This pod's hostname: `AKU_HOSTNAME`, else the kernel's (UTS namespace) hostname.
 pub fn hostname(env: &ProcessEnv) -> String {
-    env.hostname_override.clone().unwrap_or_else(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
-    })
+    env.hostname_override
+        .clone()
+        .unwrap_or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default())
 }
 
 fn identity(config: &Config, env: &ProcessEnv) -> Result<ServerId, Error> {
@@ -253,8 +256,7 @@ fn pod_procedure(cli: &Cli, action: PodAction, env: &ProcessEnv) -> Result<i32, 
     };
     let marker_text = marker_path.display().to_string();
 
-    let (obs, sessions) =
-        lifecycle::observe(&config, &backend, &connector, me, marker::exists(&marker_path), local_attempts, &sink)?;
+    let (obs, sessions) = lifecycle::observe(&config, &backend, &connector, me, marker::exists(&marker_path), local_attempts, &sink)?;
     lifecycle::observe::warn_orphans(&config, &obs, sink.as_ref());
     let plan = lifecycle::decide(&config, intent_of(cli, action), &obs, &marker_text)?;
     if cli.dry_run {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::backend::{Backend, PairStatus};
 use crate::config::Config;
-use crate::lifecycle::observe::{in_parallel, PEER_DEADLINE};
+use crate::lifecycle::observe::{PEER_DEADLINE, in_parallel};
 use crate::lifecycle::{Absence, Connector};
 use crate::topology::{self, ServerId};
 
@@ -110,13 +110,7 @@ pub fn build(
             pairs,
         });
     }
-    StatusReport {
-        sts: config.sts_name.clone(),
-        backend: config.backend.as_str(),
-        lag_threshold_bytes: lag_threshold,
-        servers,
-        problems,
-    }
+    StatusReport { sts: config.sts_name.clone(), backend: config.backend.as_str(), lag_threshold_bytes: lag_threshold, servers, problems }
 }
 
 /// The problems of one pair on a reachable server.
@@ -155,8 +149,22 @@ fn opt<T: ToString>(v: Option<&T>) -> String {
 /// The report as one aligned table, a row per server and pair.
 pub fn render_text(report: &StatusReport) -> String {
     let header = [
-        "POD", "HOST", "REACHABLE", "ROLE", "MARKER", "REPLICATION", "PEER", "EXISTS", "STARTED", "RUNNING", "RESET",
-        "LAG_BYTES", "LAG_S", "RETAINED_BYTES", "ERRORS", "PROBLEMS",
+        "POD",
+        "HOST",
+        "REACHABLE",
+        "ROLE",
+        "MARKER",
+        "REPLICATION",
+        "PEER",
+        "EXISTS",
+        "STARTED",
+        "RUNNING",
+        "RESET",
+        "LAG_BYTES",
+        "LAG_S",
+        "RETAINED_BYTES",
+        "ERRORS",
+        "PROBLEMS",
     ];
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
     for s in &report.servers {

@@ -48,13 +48,8 @@ pub enum IdentityError {
 pub fn server_id_from_hostname(hostname: &str, sts: &str, count: u8) -> Result<ServerId, IdentityError> {
     let short = hostname.split('.').next().unwrap_or(hostname);
     let shape = || IdentityError::Shape { hostname: hostname.to_owned(), sts: sts.to_owned() };
-    let digits = short
-        .strip_prefix(sts)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .ok_or_else(shape)?;
-    let canonical = !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (digits == "0" || !digits.starts_with('0'));
+    let digits = short.strip_prefix(sts).and_then(|rest| rest.strip_prefix('-')).ok_or_else(shape)?;
+    let canonical = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
     if !canonical {
         return Err(shape());
     }
@@ -141,11 +136,17 @@ mod tests {
 
     #[test]
     fn hostnames_of_another_shape_are_refused() {
-        for host in ["altibase-sts", "altibase-sts-", "altibase-sts-x", "other-0", "altibase-sts-01", "altibase-sts--1", "altibase-sts-+1", "altibase-sts0"] {
-            assert!(
-                matches!(server_id_from_hostname(host, "altibase-sts", 4), Err(IdentityError::Shape { .. })),
-                "{host}"
-            );
+        for host in [
+            "altibase-sts",
+            "altibase-sts-",
+            "altibase-sts-x",
+            "other-0",
+            "altibase-sts-01",
+            "altibase-sts--1",
+            "altibase-sts-+1",
+            "altibase-sts0",
+        ] {
+            assert!(matches!(server_id_from_hostname(host, "altibase-sts", 4), Err(IdentityError::Shape { .. })), "{host}");
         }
         let huge = "altibase-sts-99999999999999999999999";
         assert!(server_id_from_hostname(huge, "altibase-sts", 4).is_err());

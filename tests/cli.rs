@@ -15,11 +15,7 @@ fn aku() -> Command {
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 const SIX_TWO_GROUPS: &str = "\
@@ -83,7 +79,8 @@ fn info_of_six_servers_and_two_groups() {
     assert!(out.contains("  Partition Name   : P1\n"));
     insta::assert_snapshot!("info_six_servers_two_groups", out);
 
-    let (code, json, _) = run(aku().args(["-i", "--output", "json", "--show-password"]).env("AKU_CONF", &conf).env("AKU_HOSTNAME", "altibase-sts-5"));
+    let (code, json, _) =
+        run(aku().args(["-i", "--output", "json", "--show-password"]).env("AKU_CONF", &conf).env("AKU_HOSTNAME", "altibase-sts-5"));
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["server"]["id"], 5);
@@ -117,9 +114,11 @@ fn password_from_a_secret_file_is_masked() {
     let (code, _, err) = run(aku().args(["-i", "--config"]).arg(&conf).env("AKU_HOSTNAME", "altibase-sts-0"));
     assert_eq!(code, 3);
     assert_eq!(err.trim(), "Property [AKU_SYS_PASSWORD] should be specified by configuration.");
-    let (code, out, _) = run(
-        aku().args(["-i", "--show-password", "--config"]).arg(&conf).env("AKU_HOSTNAME", "altibase-sts-0").env("AKU_SYS_PASSWORD_FILE", &secret),
-    );
+    let (code, out, _) = run(aku()
+        .args(["-i", "--show-password", "--config"])
+        .arg(&conf)
+        .env("AKU_HOSTNAME", "altibase-sts-0")
+        .env("AKU_SYS_PASSWORD_FILE", &secret));
     assert_eq!(code, 0);
     assert!(out.contains("  Password         : from-file\n"));
 }
@@ -184,11 +183,13 @@ fn log_lines_have_the_original_format() {
     assert!(lines.iter().any(|l| re.is_match(l)), "{out}");
     let last_log = lines[lines.len() - 2];
     assert!(
-        last_log.contains("[ERROR][akuMain:") && last_log.contains("The local server altibase-sts-1.altibase-svc did not answer after 2 attempts (AKU_ADDRESS_CHECK_COUNT)"),
+        last_log.contains("[ERROR][akuMain:")
+            && last_log.contains("The local server altibase-sts-1.altibase-svc did not answer after 2 attempts (AKU_ADDRESS_CHECK_COUNT)"),
         "{last_log}"
     );
 
-    let (code, out, _) = run(aku_offline().args(["-p", "end", "--log-format", "json", "--config"]).arg(&conf).env("AKU_HOSTNAME", "altibase-sts-1"));
+    let (code, out, _) =
+        run(aku_offline().args(["-p", "end", "--log-format", "json", "--config"]).arg(&conf).env("AKU_HOSTNAME", "altibase-sts-1"));
     assert_eq!(code, 5);
     let json_line = out.lines().find(|l| l.starts_with('{')).unwrap();
     let v: serde_json::Value = serde_json::from_str(json_line).unwrap();

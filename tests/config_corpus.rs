@@ -28,8 +28,7 @@ fn corpus(dir: &str) -> Vec<PathBuf> {
 fn load(path: &Path) -> Result<Config, String> {
     let bytes = fs::read(path).unwrap();
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
-    Config::parse_bytes(&bytes, Syntax::for_path(path), &EnvOverrides::default())
-        .map_err(|e| e.with_file(name).to_string())
+    Config::parse_bytes(&bytes, Syntax::for_path(path), &EnvOverrides::default()).map_err(|e| e.with_file(name).to_string())
 }
 
 #[test]
@@ -87,11 +86,8 @@ fn the_7_3_sample_and_its_toml_twin_are_the_same_config() {
     assert_eq!(conf, toml);
     assert_eq!(conf.password, PasswordSource::Property(Secret::new("pass#word")));
     assert_eq!((conf.server_count, conf.query_timeout_s, conf.replication_reset_at_end), (6, 600, false));
-    let items: Vec<Vec<String>> = conf
-        .groups
-        .iter()
-        .map(|g| g.items.iter().map(|i| format!("{}.{} {:?}", i.user, i.table, i.partition)).collect())
-        .collect();
+    let items: Vec<Vec<String>> =
+        conf.groups.iter().map(|g| g.items.iter().map(|i| format!("{}.{} {:?}", i.user, i.table, i.partition)).collect()).collect();
     assert_eq!(
         items,
         [

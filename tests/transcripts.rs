@@ -7,7 +7,7 @@ mod support;
 use aku::config::BackendKind;
 use aku::lifecycle::Intent;
 use aku::topology::ServerId;
-use support::engine::{config, group, item, transcript, Obj, Scenario};
+use support::engine::{Obj, Scenario, config, group, item, transcript};
 
 /// Every scenario of issue 3, for one backend: one list, read top to bottom.
 #[expect(clippy::too_many_lines, reason = "a table of scenarios")]
@@ -33,17 +33,16 @@ fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
         ),
         (
             "04_slave3_fresh_only_master_up",
-            Scenario::new("slave pod 3 fresh start with only pod 0 up", c(), 3)
-                .server(3, Obj::Missing, &[])
-                .server(0, Obj::Reset, &[]),
+            Scenario::new("slave pod 3 fresh start with only pod 0 up", c(), 3).server(3, Obj::Missing, &[]).server(0, Obj::Reset, &[]),
             Intent::Start,
         ),
     ];
     let non_reset = |title: &str, config| {
-        Scenario::new(title, config, 1)
-            .server(1, Obj::Running, &[(3, Obj::Reset)])
-            .server(0, Obj::Running, &[(3, Obj::Reset)])
-            .server(2, Obj::Running, &[(3, Obj::Reset)])
+        Scenario::new(title, config, 1).server(1, Obj::Running, &[(3, Obj::Reset)]).server(0, Obj::Running, &[(3, Obj::Reset)]).server(
+            2,
+            Obj::Running,
+            &[(3, Obj::Reset)],
+        )
     };
     out.push((
         "05_slave1_non_reset_flush_wait",
@@ -59,13 +58,17 @@ fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
     ));
     let mut no_flush = c();
     no_flush.flush_at_start = false;
-    out.push(("07_slave1_non_reset_no_flush", non_reset("slave pod 1 restart, not reset, AKU_FLUSH_AT_START = 0", no_flush), Intent::Start));
+    out.push((
+        "07_slave1_non_reset_no_flush",
+        non_reset("slave pod 1 restart, not reset, AKU_FLUSH_AT_START = 0", no_flush),
+        Intent::Start,
+    ));
     let all_running = |title: &str, config, me| {
-        Scenario::new(title, config, me)
-            .server(0, Obj::Running, &[])
-            .server(1, Obj::Running, &[])
-            .server(2, Obj::Running, &[])
-            .server(3, Obj::Running, &[])
+        Scenario::new(title, config, me).server(0, Obj::Running, &[]).server(1, Obj::Running, &[]).server(2, Obj::Running, &[]).server(
+            3,
+            Obj::Running,
+            &[],
+        )
     };
     out.push(("08_end_pod3", all_running("end on pod 3, flush and reset on", c(), 3), Intent::End));
     let mut keep = c();
@@ -96,18 +99,22 @@ fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
     ];
     out.push((
         "13_two_groups_partition",
-        Scenario::new("slave pod 1 fresh start, two REPLICATIONS groups, a PARTITION item", two, 1)
-            .server(1, Obj::Missing, &[])
-            .server(0, Obj::Reset, &[]),
+        Scenario::new("slave pod 1 fresh start, two REPLICATIONS groups, a PARTITION item", two, 1).server(1, Obj::Missing, &[]).server(
+            0,
+            Obj::Reset,
+            &[],
+        ),
         Intent::Start,
     ));
     let mut parallel = c();
     parallel.groups[0].sync_parallel_count = 8;
     out.push((
         "14_sync_parallel_8",
-        Scenario::new("slave pod 1 fresh start with SYNC_PARALLEL_COUNT = 8", parallel, 1)
-            .server(1, Obj::Missing, &[])
-            .server(0, Obj::Reset, &[]),
+        Scenario::new("slave pod 1 fresh start with SYNC_PARALLEL_COUNT = 8", parallel, 1).server(1, Obj::Missing, &[]).server(
+            0,
+            Obj::Reset,
+            &[],
+        ),
         Intent::Start,
     ));
     out.push((

@@ -179,13 +179,17 @@ impl Backend for Altibase {
         let s = step.server;
         let name_of = |group: usize, pair: Pair| topology::replication_name(&config.groups[group].prefix, pair).to_ascii_uppercase();
         match &step.action {
-            Action::Create { group, pair } => vec![
-                Op::exec(s, create_sql(config, &config.groups[*group], *pair, s))
-                    .tolerating(ErrorClass::DuplicateName, Severity::Info, "Replication already exists; kept as is"),
-            ],
+            Action::Create { group, pair } => vec![Op::exec(s, create_sql(config, &config.groups[*group], *pair, s)).tolerating(
+                ErrorClass::DuplicateName,
+                Severity::Info,
+                "Replication already exists; kept as is",
+            )],
             Action::Start { group, pair, peer_present } => {
-                let op = Self::alter(&name_of(*group, *pair), s, "START")
-                    .tolerating(ErrorClass::AlreadyStarted, Severity::Info, "Replication already started");
+                let op = Self::alter(&name_of(*group, *pair), s, "START").tolerating(
+                    ErrorClass::AlreadyStarted,
+                    Severity::Info,
+                    "Replication already started",
+                );
                 if *peer_present {
                     vec![op]
                 } else {
@@ -211,18 +215,21 @@ impl Backend for Altibase {
                         .tolerating(ErrorClass::FlushTimeout, Severity::Warn, "Flush did not complete within its wait time"),
                 ]
             }
-            Action::Stop { group, pair } => vec![
-                Self::alter(&name_of(*group, *pair), s, "STOP")
-                    .tolerating(ErrorClass::NotStarted, Severity::Info, "Replication already stopped"),
-            ],
-            Action::Reset { group, pair } => vec![
-                Self::alter(&name_of(*group, *pair), s, "RESET")
-                    .tolerating(ErrorClass::UndefinedName, Severity::Info, "Replication does not exist; nothing to reset"),
-            ],
-            Action::Drop { group, pair } => vec![
-                Op::exec(s, format!("DROP REPLICATION {}", name_of(*group, *pair)))
-                    .tolerating(ErrorClass::UndefinedName, Severity::Info, "Replication already dropped"),
-            ],
+            Action::Stop { group, pair } => vec![Self::alter(&name_of(*group, *pair), s, "STOP").tolerating(
+                ErrorClass::NotStarted,
+                Severity::Info,
+                "Replication already stopped",
+            )],
+            Action::Reset { group, pair } => vec![Self::alter(&name_of(*group, *pair), s, "RESET").tolerating(
+                ErrorClass::UndefinedName,
+                Severity::Info,
+                "Replication does not exist; nothing to reset",
+            )],
+            Action::Drop { group, pair } => vec![Op::exec(s, format!("DROP REPLICATION {}", name_of(*group, *pair))).tolerating(
+                ErrorClass::UndefinedName,
+                Severity::Info,
+                "Replication already dropped",
+            )],
             Action::Truncate { group } => {
                 // TRUNCATE of a replicated table needs REPLICATION_DDL_ENABLE = 1 (Replication
                 // Manual); raise it, and restore the value read before, even if a TRUNCATE fails.

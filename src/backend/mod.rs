@@ -103,7 +103,13 @@ impl Op {
     }
 
     /// Polls `sql` until it returns true (see [`OpKind::WaitUntil`]).
-    pub fn wait_until(server: ServerId, sql: impl Into<String>, what: impl Into<String>, progress_sql: Option<String>, timeout_s: u32) -> Op {
+    pub fn wait_until(
+        server: ServerId,
+        sql: impl Into<String>,
+        what: impl Into<String>,
+        progress_sql: Option<String>,
+        timeout_s: u32,
+    ) -> Op {
         let kind = OpKind::WaitUntil { sql: sql.into(), what: what.into(), progress_sql, timeout_s };
         Op { server, kind, tolerate: Vec::new(), finally: false }
     }

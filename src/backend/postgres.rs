@@ -191,11 +191,7 @@ impl Postgres {
         if !peer_present || !obs.reachable(peer) {
             return vec![Op::skip(server, "Peer is absent; the replication will be started by the peer's own start", true)];
         }
-        vec![
-            Op::exec(peer, create_slot_sql(&n)),
-            register_tables(config, &config.groups[group], pair, server),
-            enable(server, &n),
-        ]
+        vec![Op::exec(peer, create_slot_sql(&n)), register_tables(config, &config.groups[group], pair, server), enable(server, &n)]
     }
 
     fn sync(config: &Config, source: ServerId, group: usize, pair: Pair) -> Vec<Op> {
@@ -227,10 +223,7 @@ impl Postgres {
         ops.push(Op::exec(target, "SELECT pg_reload_conf()"));
         ops.push(Op::exec(target, format!("ALTER SUBSCRIPTION {} ENABLE", ident(&n))));
         ops.push(Op::exec(target, format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = true)", ident(&n))));
-        let rels = format!(
-            "FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = {}",
-            lit(&n)
-        );
+        let rels = format!("FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = {}", lit(&n));
         ops.push(Op::wait_until(
             target,
             format!("SELECT count(*) = {tables} AND bool_and(r.srsubstate = 'r') {rels}"),
@@ -391,9 +384,7 @@ impl Postgres {
                 _ => false,
             };
             if !identity_ok {
-                problems.push(format!(
-                    "Table {table} has no primary key or replica identity (UPDATE and DELETE could not be replicated)."
-                ));
+                problems.push(format!("Table {table} has no primary key or replica identity (UPDATE and DELETE could not be replicated)."));
             }
         }
         Ok(problems)
@@ -495,10 +486,11 @@ impl Backend for Postgres {
                 if first_missing == Some(*pair) {
                     ops.push(Op::exec(s, create_publication_sql(g)));
                 }
-                ops.push(
-                    Op::exec(s, create_subscription_sql(config, g, *pair, s, false))
-                        .tolerating(ErrorClass::DuplicateName, Severity::Info, "Subscription already exists; kept as is"),
-                );
+                ops.push(Op::exec(s, create_subscription_sql(config, g, *pair, s, false)).tolerating(
+                    ErrorClass::DuplicateName,
+                    Severity::Info,
+                    "Subscription already exists; kept as is",
+                ));
                 ops
             }
             Action::Start { group, pair, peer_present } => Self::start(config, obs, s, *group, *pair, *peer_present),
@@ -506,10 +498,13 @@ impl Backend for Postgres {
             Action::Bookmark { group, joiner, source } => Self::bookmark(config, s, *group, *joiner, *source),
             Action::Link { group, peer, joiner, source } => Self::link(config, *peer, *group, *joiner, *source),
             Action::Flush { group, pair, wait } => Self::flush(config, s, *group, *pair, *wait),
-            Action::Stop { group, pair } => vec![
-                Op::exec(s, format!("ALTER SUBSCRIPTION {} DISABLE", ident(&name(&config.groups[*group], *pair))))
-                    .tolerating(ErrorClass::UndefinedName, Severity::Info, "Subscription does not exist; nothing to stop"),
-            ],
+            Action::Stop { group, pair } => {
+                vec![Op::exec(s, format!("ALTER SUBSCRIPTION {} DISABLE", ident(&name(&config.groups[*group], *pair)))).tolerating(
+                    ErrorClass::UndefinedName,
+                    Severity::Info,
+                    "Subscription does not exist; nothing to stop",
+                )]
+            }
             Action::Reset { group, pair } => Self::reset(config, s, *group, *pair),
             Action::Drop { group, pair } => Self::drop(config, s, *group, *pair),
             Action::DropGroup { group } => {
@@ -519,11 +514,9 @@ impl Backend for Postgres {
                 let tables: Vec<String> = config.groups[*group].items.iter().map(relation_sql).collect();
                 vec![Op::exec(s, format!("TRUNCATE {}", tables.join(", ")))]
             }
-            Action::OpenForApplications => vec![Op::skip(
-                s,
-                "PostgreSQL has no ADMIN_MODE: applications reach this pod once its marker file makes it ready",
-                false,
-            )],
+            Action::OpenForApplications => {
+                vec![Op::skip(s, "PostgreSQL has no ADMIN_MODE: applications reach this pod once its marker file makes it ready", false)]
+            }
             Action::Delay { seconds } => vec![Op::sleep(s, *seconds)],
         }
     }

@@ -98,11 +98,7 @@ fn did_you_mean(suggestion: Option<&str>) -> String {
 }
 
 fn first_set(name: &str, first_name: &str, first: Span) -> String {
-    if name == first_name {
-        format!("first set at {first}")
-    } else {
-        format!("already set at {first} as {first_name}")
-    }
+    if name == first_name { format!("first set at {first}") } else { format!("already set at {first} as {first_name}") }
 }
 
 /// The location field of every positioned variant, by reference or by mutable
@@ -155,11 +151,7 @@ impl ConfigError {
     pub(crate) fn syntax(text: &str, offset: usize, span: Span, expected: &str, found: &str) -> Self {
         let snippet = Snippet::new(text, offset, span.line);
         let found = if snippet.masked { "(hidden: the line sets a password)" } else { found };
-        ConfigError::Syntax {
-            at: Location::new(span),
-            message: format!("expected {expected}, found {found}"),
-            snippet,
-        }
+        ConfigError::Syntax { at: Location::new(span), message: format!("expected {expected}, found {found}"), snippet }
     }
 
     /// A syntax error with a free-form message (used for TOML parser messages).
@@ -211,10 +203,7 @@ impl Snippet {
 /// `AKU_SYS_PASSWORD = secret` → `AKU_SYS_PASSWORD = ********` (also the 7.1
 /// alias, and a line with the name but no `=`), with the character index of the mask.
 fn mask_password(line: &str) -> Option<(String, usize)> {
-    let name_end = ["AKU_SYS_PASSWORD", "AKU_SYS_PASWWORD"]
-        .iter()
-        .filter_map(|name| line.find(name).map(|i| i + name.len()))
-        .min()?;
+    let name_end = ["AKU_SYS_PASSWORD", "AKU_SYS_PASWWORD"].iter().filter_map(|name| line.find(name).map(|i| i + name.len())).min()?;
     let keep = line.find('=').map_or(name_end, |eq| eq + 1);
     let head: String = line[..keep].chars().map(|c| if c.is_control() && c != '\t' { '?' } else { c }).collect();
     let value_at = head.chars().count() + 1;
@@ -246,10 +235,7 @@ pub(crate) fn decode_utf8(bytes: &[u8]) -> Result<&str, ConfigError> {
         let line_start = good.rfind('\n').map_or(0, |i| i + 1);
         let line = good.bytes().filter(|&b| b == b'\n').count() + 1;
         let column = good[line_start..].chars().count() + 1;
-        ConfigError::InvalidUtf8 {
-            at: Location::new(Span::new(saturate(line), saturate(column))),
-            byte: bytes[e.valid_up_to()],
-        }
+        ConfigError::InvalidUtf8 { at: Location::new(Span::new(saturate(line), saturate(column))), byte: bytes[e.valid_up_to()] }
     })
 }
 

@@ -175,11 +175,7 @@ pub enum Syntax {
 impl Syntax {
     /// TOML for a path ending in `.toml`, aku.conf otherwise.
     pub fn for_path(path: &std::path::Path) -> Syntax {
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml")) {
-            Syntax::Toml
-        } else {
-            Syntax::AkuConf
-        }
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml")) { Syntax::Toml } else { Syntax::AkuConf }
     }
 }
 

@@ -70,7 +70,8 @@ fn old_form_with_fields_on_separate_lines_and_optional_commas() {
 
 #[test]
 fn replications_block_may_open_on_the_next_line_and_groups_may_share_lines() {
-    let raw = parse("REPLICATIONS =\n(REPLICATION_NAME_PREFIX = A (SYS.T1)), (REPLICATION_NAME_PREFIX = B (s.t partition p))\nX = 1").unwrap();
+    let raw =
+        parse("REPLICATIONS =\n(REPLICATION_NAME_PREFIX = A (SYS.T1)), (REPLICATION_NAME_PREFIX = B (s.t partition p))\nX = 1").unwrap();
     assert_eq!(items(&raw, 1), ["s.t PARTITION p"]);
     assert_eq!(raw.properties[0].name, "X");
 }
@@ -192,17 +193,23 @@ fn item_errors() {
 
 #[test]
 fn group_errors() {
-    assert!(err("REPLICATIONS = ( REPLICATION_NAME_PREFIX = A ( SYS.T1 ) , ( SYS.T2 ) )").starts_with(
-        "aku.conf:1:57: expected ')' to close the replication group opened at 1:16, found ','"
-    ));
-    assert!(err("REPLICATIONS = ( A = 1 ( SYS.T1 ) ),\n").starts_with(
-        "aku.conf:2:1: expected '(' to open the next replication group, found end of file"
-    ));
-    assert!(err("REPLICATIONS = ( , )").starts_with(
-        "aku.conf:1:18: expected a property, the item list or ')' to close the replication group opened at 1:16, found ','"
-    ));
-    assert!(err("REPLICATIONS = ( SYNC_PARALLEL_COUNT = ( SYS.T1 ) )")
-        .starts_with("aku.conf:1:40: expected a value for SYNC_PARALLEL_COUNT, found '('"));
+    assert!(
+        err("REPLICATIONS = ( REPLICATION_NAME_PREFIX = A ( SYS.T1 ) , ( SYS.T2 ) )")
+            .starts_with("aku.conf:1:57: expected ')' to close the replication group opened at 1:16, found ','")
+    );
+    assert!(
+        err("REPLICATIONS = ( A = 1 ( SYS.T1 ) ),\n")
+            .starts_with("aku.conf:2:1: expected '(' to open the next replication group, found end of file")
+    );
+    assert!(
+        err("REPLICATIONS = ( , )").starts_with(
+            "aku.conf:1:18: expected a property, the item list or ')' to close the replication group opened at 1:16, found ','"
+        )
+    );
+    assert!(
+        err("REPLICATIONS = ( SYNC_PARALLEL_COUNT = ( SYS.T1 ) )")
+            .starts_with("aku.conf:1:40: expected a value for SYNC_PARALLEL_COUNT, found '('")
+    );
 }
 
 #[test]
@@ -249,9 +256,13 @@ fn long_lines_are_shown_around_the_error() {
 
 #[test]
 fn items_without_their_list_and_stray_closing_parentheses() {
-    assert!(err("REPLICATIONS = (\n  REPLICATION_NAME_PREFIX = A\n  SYS.T1, SYS.T2 )\n)")
-        .starts_with("aku.conf:3:3: expected a property or '(' to open the item list, found 'SYS.T1'"));
-    assert!(err("REPLICATIONS = (\n  REPLICATION_NAME_PREFIX\n  = A ( SYS.T1 ) )")
-        .starts_with("aku.conf:2:26: expected '=' after the property name REPLICATION_NAME_PREFIX, found end of line"));
+    assert!(
+        err("REPLICATIONS = (\n  REPLICATION_NAME_PREFIX = A\n  SYS.T1, SYS.T2 )\n)")
+            .starts_with("aku.conf:3:3: expected a property or '(' to open the item list, found 'SYS.T1'")
+    );
+    assert!(
+        err("REPLICATIONS = (\n  REPLICATION_NAME_PREFIX\n  = A ( SYS.T1 ) )")
+            .starts_with("aku.conf:2:26: expected '=' after the property name REPLICATION_NAME_PREFIX, found end of line")
+    );
     assert!(err("A = 1\n)").starts_with("aku.conf:2:1: expected a property name (this ')' closes nothing), found ')'"));
 }

@@ -52,11 +52,7 @@ impl fmt::Debug for RawProperty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("RawProperty");
         out.field("name", &self.name).field("span", &self.span);
-        if schema::is_secret(&self.name) {
-            out.field("value", &"********").finish()
-        } else {
-            out.field("value", &self.value).finish()
-        }
+        if schema::is_secret(&self.name) { out.field("value", &"********").finish() } else { out.field("value", &self.value).finish() }
     }
 }
 
@@ -96,12 +92,7 @@ impl RawItem {
             }
         }
         let missing = |field| ConfigError::MissingField { at: Location::new(span), field };
-        Ok(RawItem {
-            span,
-            user: user.ok_or_else(|| missing("USER_NAME"))?,
-            table: table.ok_or_else(|| missing("TABLE_NAME"))?,
-            partition,
-        })
+        Ok(RawItem { span, user: user.ok_or_else(|| missing("USER_NAME"))?, table: table.ok_or_else(|| missing("TABLE_NAME"))?, partition })
     }
 
     /// `USER.TABLE` or `USER.TABLE PARTITION P`, as in the 7.3 syntax and in messages.

@@ -126,10 +126,7 @@ mod tests {
 
     #[test]
     fn lower_case_names_are_refused_with_the_upper_case_name_suggested() {
-        assert_eq!(
-            message("aku_sts_name", Place::TopLevel),
-            "aku.conf:2:1: unknown property aku_sts_name (did you mean AKU_STS_NAME?)"
-        );
+        assert_eq!(message("aku_sts_name", Place::TopLevel), "aku.conf:2:1: unknown property aku_sts_name (did you mean AKU_STS_NAME?)");
     }
 
     #[test]

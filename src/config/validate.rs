@@ -188,11 +188,7 @@ fn default_driver(backend: BackendKind, env: &EnvOverrides) -> String {
     }
 }
 
-fn groups(
-    replications: Option<&RawReplications>,
-    scopes: &[Scope<'_>],
-    name_limit: usize,
-) -> Result<Vec<ReplicationGroup>, ConfigError> {
+fn groups(replications: Option<&RawReplications>, scopes: &[Scope<'_>], name_limit: usize) -> Result<Vec<ReplicationGroup>, ConfigError> {
     let raw_groups = replications.map_or(&[][..], |r| r.groups.as_slice());
     if raw_groups.is_empty() {
         return Err(ConfigError::missing("REPLICATIONS"));

@@ -3,9 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::{
-    BackendKind, Config, EnvOverrides, PasswordSource, ReplicationGroup, ReplicationItem, Secret, Syntax,
-};
+use crate::config::{BackendKind, Config, EnvOverrides, PasswordSource, ReplicationGroup, ReplicationItem, Secret, Syntax};
 
 const REQUIRED: &str = "AKU_STS_NAME = altibase-sts\nAKU_SVC_NAME = altibase-svc\nAKU_SYS_PASSWORD = manager\n";
 const GROUP: &str = "REPLICATIONS = ( REPLICATION_NAME_PREFIX = AKU_REP ( SYS.T1, SYS.T2 ) )\n";
@@ -87,10 +85,7 @@ fn every_property_set_explicitly() {
 fn postgresql_defaults() {
     let c = with("AKU_BACKEND = postgresql").unwrap();
     assert_eq!((c.sys_user.as_str(), c.odbc_driver.as_str()), ("postgres", "PostgreSQL Unicode"));
-    assert_eq!(
-        err("AKU_BACKEND = mysql"),
-        "aku.conf:4:15: AKU_BACKEND = mysql is not one of the choices; allowed: altibase or postgresql"
-    );
+    assert_eq!(err("AKU_BACKEND = mysql"), "aku.conf:4:15: AKU_BACKEND = mysql is not one of the choices; allowed: altibase or postgresql");
 }
 
 #[test]
@@ -110,11 +105,17 @@ fn out_of_range_and_wrong_type_messages() {
         ("AKU_REPLICATION_PORT_NO = 65536", "aku.conf:4:27: AKU_REPLICATION_PORT_NO = 65536 is out of range; allowed: 1024..65535"),
         ("AKU_QUERY_TIMEOUT = 0", "aku.conf:4:21: AKU_QUERY_TIMEOUT = 0 is out of range; allowed: 1..4294967295"),
         ("AKU_QUERY_RETRY_COUNT = 1.5", "aku.conf:4:25: AKU_QUERY_RETRY_COUNT = 1.5 is not a whole number; allowed: 0..4294967295"),
-        ("AKU_QUERY_RETRY_DELAY_MSEC = 4294967296", "aku.conf:4:30: AKU_QUERY_RETRY_DELAY_MSEC = 4294967296 is out of range; allowed: 0..4294967295"),
+        (
+            "AKU_QUERY_RETRY_DELAY_MSEC = 4294967296",
+            "aku.conf:4:30: AKU_QUERY_RETRY_DELAY_MSEC = 4294967296 is out of range; allowed: 0..4294967295",
+        ),
         ("AKU_ADDRESS_CHECK_COUNT = 0", "aku.conf:4:27: AKU_ADDRESS_CHECK_COUNT = 0 is out of range; allowed: 1..4294967295"),
         ("AKU_FLUSH_AT_START = 2", "aku.conf:4:22: AKU_FLUSH_AT_START = 2 is out of range; allowed: 0 or 1"),
         ("AKU_FLUSH_TIMEOUT_AT_START = -5", "aku.conf:4:30: AKU_FLUSH_TIMEOUT_AT_START = -5 is out of range; allowed: 0..4294967295"),
-        ("AKU_DELAY_START_COMPLETE_TIME = soon", "aku.conf:4:33: AKU_DELAY_START_COMPLETE_TIME = soon is not a whole number; allowed: 0..4294967295"),
+        (
+            "AKU_DELAY_START_COMPLETE_TIME = soon",
+            "aku.conf:4:33: AKU_DELAY_START_COMPLETE_TIME = soon is not a whole number; allowed: 0..4294967295",
+        ),
         ("AKU_FLUSH_AT_END = true", "aku.conf:4:20: AKU_FLUSH_AT_END = true is not 0 or 1; allowed: 0 or 1"),
         ("AKU_REPLICATION_RESET_AT_END =", "aku.conf:4:31: AKU_REPLICATION_RESET_AT_END = \"\" is not 0 or 1; allowed: 0 or 1"),
         ("AKU_ODBC_DRIVER = \"\"", "aku.conf:4:19: AKU_ODBC_DRIVER = \"\" is empty; allowed: an ODBC driver name or driver library path"),
@@ -162,10 +163,7 @@ fn password_sources_in_order_of_precedence() {
     let none = format!("{NO_PASSWORD}{GROUP}");
     assert_eq!(source(&none, &env_password), PasswordSource::Environment(Secret::new("from-env")));
     let empty_env = EnvOverrides { sys_password: Some(String::new()), ..EnvOverrides::default() };
-    assert_eq!(
-        parse_env(&none, &empty_env).unwrap_err(),
-        "Property [AKU_SYS_PASSWORD] should be specified by configuration."
-    );
+    assert_eq!(parse_env(&none, &empty_env).unwrap_err(), "Property [AKU_SYS_PASSWORD] should be specified by configuration.");
 }
 
 #[test]
@@ -208,10 +206,7 @@ fn unknown_and_misplaced_properties() {
         "aku.conf:4:1: property SYNC_PARALLEL_COUNT belongs inside a REPLICATIONS group, before its item list"
     );
     let in_group = parse(&format!("{REQUIRED}REPLICATIONS = ( AKU_PORT_NO = 1 REPLICATION_NAME_PREFIX = A ( SYS.T1 ) )"));
-    assert_eq!(
-        in_group.unwrap_err(),
-        "aku.conf:4:18: property AKU_PORT_NO belongs at the top level, not inside a REPLICATIONS group"
-    );
+    assert_eq!(in_group.unwrap_err(), "aku.conf:4:18: property AKU_PORT_NO belongs at the top level, not inside a REPLICATIONS group");
 }
 
 #[test]

@@ -7,13 +7,7 @@ use super::error::{ConfigError, Location, show};
 use super::raw::RawValue;
 
 fn bad(value: &RawValue, name: &str, problem: &'static str, allowed: String) -> ConfigError {
-    ConfigError::BadValue {
-        at: Location::new(value.span),
-        name: name.to_owned(),
-        value: show(&value.text),
-        problem,
-        allowed,
-    }
+    ConfigError::BadValue { at: Location::new(value.span), name: name.to_owned(), value: show(&value.text), problem, allowed }
 }
 
 /// A whole number `min..=max`. Digits only (an optional `-` is read so that
@@ -62,11 +56,7 @@ pub(crate) fn choice<'c>(value: &RawValue, name: &str, choices: &[&'c str]) -> R
 
 /// Any non-empty text (driver names, file paths).
 pub(crate) fn non_empty(value: &RawValue, name: &str, allowed: &str) -> Result<String, ConfigError> {
-    if value.text.is_empty() {
-        Err(bad(value, name, "is empty", allowed.to_owned()))
-    } else {
-        Ok(value.text.clone())
-    }
+    if value.text.is_empty() { Err(bad(value, name, "is empty", allowed.to_owned())) } else { Ok(value.text.clone()) }
 }
 
 /// Names a value in a message; built only when there is an error.
@@ -75,13 +65,7 @@ pub(crate) type What<'w> = &'w dyn Fn() -> String;
 /// At most `max` bytes; `what` names the value in the message, `why` explains a derived limit.
 pub(crate) fn byte_limit(value: &RawValue, what: What<'_>, max: usize, why: &'static str) -> Result<(), ConfigError> {
     if value.text.len() > max {
-        return Err(ConfigError::TooLong {
-            at: Location::new(value.span),
-            what: what(),
-            len: value.text.len(),
-            max,
-            why,
-        });
+        return Err(ConfigError::TooLong { at: Location::new(value.span), what: what(), len: value.text.len(), max, why });
     }
     Ok(())
 }
@@ -107,10 +91,9 @@ pub(crate) fn identifier(value: &RawValue, what: What<'_>, max: usize, why: &'st
     let problem = match text.chars().next() {
         None => Some("it is empty".to_owned()),
         Some(c) if !(c.is_ascii_alphabetic() || c == '_') => Some(format!("it starts with {}", describe(c))),
-        Some(_) => text
-            .chars()
-            .find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
-            .map(|c| format!("it contains {}", describe(c))),
+        Some(_) => {
+            text.chars().find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '$')).map(|c| format!("it contains {}", describe(c)))
+        }
     };
     match problem {
         Some(problem) => Err(ConfigError::NotIdentifier { at: Location::new(value.span), what: what(), problem }),

@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::exit_code;
-use crate::lifecycle::plan::{messages, Action, FlushWait, MarkerChange, Phase, Plan, Procedure, Step};
+use crate::lifecycle::plan::{Action, FlushWait, MarkerChange, Phase, Plan, Procedure, Step, messages};
 use crate::lifecycle::state::Observation;
 use crate::topology::{self, Pair, ServerId};
 
@@ -228,9 +228,10 @@ impl Ctx<'_> {
         // A reachable peer no longer keeps its side of a pair that is live here (reset
         // by `reset --peer`, or by its own `end` while this pod was down): resuming
         // would miss what was written meanwhile, so the pod joins again from a copy.
-        let forgotten = self.my_objects().into_iter().any(|(g, p)| {
-            self.local(g, p).live() && self.state_on(p.other(self.me), g, p).is_some_and(|s| !s.live())
-        });
+        let forgotten = self
+            .my_objects()
+            .into_iter()
+            .any(|(g, p)| self.local(g, p).live() && self.state_on(p.other(self.me), g, p).is_some_and(|s| !s.live()));
         if master_link_complete && !forgotten {
             Ok(self.slave_start_non_reset())
         } else if master_link_reset && other_live {
@@ -263,10 +264,8 @@ impl Ctx<'_> {
         if self.config.flush_at_start {
             let connected: Vec<(usize, Pair)> =
                 self.my_objects().into_iter().filter(|&(_, p)| self.obs.reachable(p.other(self.me))).collect();
-            let local = connected
-                .iter()
-                .map(|&(group, pair)| Self::step(self.me, Action::Flush { group, pair, wait: FlushWait::All }))
-                .collect();
+            let local =
+                connected.iter().map(|&(group, pair)| Self::step(self.me, Action::Flush { group, pair, wait: FlushWait::All })).collect();
             phases.push(messages::FLUSH, local);
             let wait = self.flush_wait_at_start();
             let peers = connected
@@ -277,7 +276,12 @@ impl Ctx<'_> {
             phases.push(messages::FLUSH, peers);
         }
         self.finish_start(&mut phases, false);
-        Plan { procedure: Procedure::SlaveStartNonReset, announcement: messages::SLAVE_START, phases: phases.0, marker: MarkerChange::Write }
+        Plan {
+            procedure: Procedure::SlaveStartNonReset,
+            announcement: messages::SLAVE_START,
+            phases: phases.0,
+            marker: MarkerChange::Write,
+        }
     }
 
     /// Steps of `action` on this server for each existing local object, and on
@@ -321,11 +325,7 @@ impl Ctx<'_> {
     fn clean(&self) -> Plan {
         let mut phases = PhaseList::default();
         phases.push(messages::STOP, self.both_sides(|group, pair| Action::Stop { group, pair }));
-        let peer_reset = self
-            .both_sides(|group, pair| Action::Reset { group, pair })
-            .into_iter()
-            .filter(|s| s.server != self.me)
-            .collect();
+        let peer_reset = self.both_sides(|group, pair| Action::Reset { group, pair }).into_iter().filter(|s| s.server != self.me).collect();
         phases.push(messages::RESET, peer_reset);
         let mut drop: Vec<Step> = self
             .my_objects()

@@ -60,19 +60,21 @@ fn observation(me: ServerId, marker: bool, local: Local, peers: &[Peer]) -> Obse
         Local::Live => state(true, true),
     });
     let others = topology::peers_of(me, COUNT);
-    let peers = others
-        .iter()
-        .zip(peers)
-        .map(|(&id, &p)| {
-            let ps = match p {
-                Peer::Absent => PeerState::Absent(Absence::NotResolved("gone".into())),
-                Peer::Reset | Peer::Live => PeerState::Reachable(server_state(id, |other| {
-                    if other == me { state(true, p == Peer::Live) } else { state(true, true) }
-                })),
-            };
-            (id, ps)
-        })
-        .collect();
+    let peers =
+        others
+            .iter()
+            .zip(peers)
+            .map(|(&id, &p)| {
+                let ps =
+                    match p {
+                        Peer::Absent => PeerState::Absent(Absence::NotResolved("gone".into())),
+                        Peer::Reset | Peer::Live => PeerState::Reachable(server_state(id, |other| {
+                            if other == me { state(true, p == Peer::Live) } else { state(true, true) }
+                        })),
+                    };
+                (id, ps)
+            })
+            .collect();
     Observation { me, marker_present: marker, local: local_state, peers }
 }
 
@@ -172,9 +174,8 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
             let creates = actions(&plan).filter(|s| matches!(s.action, Action::Create { .. })).count();
             assert_eq!(creates, if local == Local::Missing { usize::from(COUNT) - 1 } else { 0 }, "{ctx}");
             // Every own replication is started here (or linked from a bookmark).
-            let own_starts = actions(&plan)
-                .filter(|s| s.server == me && matches!(s.action, Action::Start { .. } | Action::Link { .. }))
-                .count();
+            let own_starts =
+                actions(&plan).filter(|s| s.server == me && matches!(s.action, Action::Start { .. } | Action::Link { .. })).count();
             assert_eq!(own_starts, usize::from(COUNT) - 1, "{ctx}");
             // The last step lets applications in; a slave's fresh start may delay it.
             let last = plan.phases.last().unwrap();
@@ -193,10 +194,8 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
             // Bookmarks only on PostgreSQL, one per running non-master peer.
             let bookmarks = actions(&plan).filter(|s| matches!(s.action, Action::Bookmark { .. })).count();
             if fresh_slave && config.backend == BackendKind::Postgresql {
-                let running = topology::peers_of(me, COUNT)
-                    .into_iter()
-                    .filter(|&p| !p.is_master() && peer_of(p) != Some(Peer::Absent))
-                    .count();
+                let running =
+                    topology::peers_of(me, COUNT).into_iter().filter(|&p| !p.is_master() && peer_of(p) != Some(Peer::Absent)).count();
                 assert_eq!(bookmarks, running, "{ctx}");
             } else {
                 assert_eq!(bookmarks, 0, "{ctx}");
@@ -228,7 +227,10 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
             let drops = actions(&plan).filter(|s| matches!(s.action, Action::Drop { .. })).count();
             assert_eq!(drops, if local == Local::Missing { 0 } else { usize::from(COUNT) - 1 }, "{ctx}");
             // Peers are stopped and reset, never dropped.
-            assert!(actions(&plan).filter(|s| s.server != me).all(|s| matches!(s.action, Action::Stop { .. } | Action::Reset { .. })), "{ctx}");
+            assert!(
+                actions(&plan).filter(|s| s.server != me).all(|s| matches!(s.action, Action::Stop { .. } | Action::Reset { .. })),
+                "{ctx}"
+            );
         }
         Intent::ResetPeer(_) | Intent::Recover(_) => unreachable!("not generated here"),
     }
@@ -241,14 +243,8 @@ fn slave_with_master_link_reset_and_other_links_live_is_a_slave_failure() {
     let mut obs = observation(me, false, Local::Live, &[Peer::Live, Peer::Live, Peer::Absent]);
     obs.local.replications.insert("P_02".into(), state(true, false));
     assert_eq!(decide(&config, Intent::Start, &obs, "m"), Err(Refusal::SlaveFailure));
-    assert_eq!(
-        Refusal::SlaveFailure.to_string(),
-        "The SLAVE server is detected to have failed. Check and perform a manual recovery."
-    );
-    assert_eq!(
-        Refusal::MasterFailure.to_string(),
-        "The MASTER server is detected to have failed. Check and perform a manual recovery."
-    );
+    assert_eq!(Refusal::SlaveFailure.to_string(), "The SLAVE server is detected to have failed. Check and perform a manual recovery.");
+    assert_eq!(Refusal::MasterFailure.to_string(), "The MASTER server is detected to have failed. Check and perform a manual recovery.");
 }
 
 #[test]
@@ -256,7 +252,9 @@ fn an_unfinished_copy_is_redone_not_taken_for_finished() {
     let config = config(BackendKind::Postgresql, 0b111);
     let me = ServerId(1);
     let mut obs = observation(me, false, Local::Reset, &[Peer::Live, Peer::Absent, Peer::Absent]);
-    obs.local.replications.insert("P_01".into(), ReplicationState { exists: true, started: true, reset: false, sending: false, ready: false });
+    obs.local
+        .replications
+        .insert("P_01".into(), ReplicationState { exists: true, started: true, reset: false, sending: false, ready: false });
     let plan = decide(&config, Intent::Start, &obs, "m").unwrap();
     assert_eq!(plan.procedure, Procedure::SlaveStartFresh);
     // The running copy is stopped first, and the master's side is reset before the new copy.
@@ -301,8 +299,9 @@ fn recovery_needs_a_failed_master_and_a_live_source() {
     // The copy comes from pod 1; pod 2 is bookmarked against pod 1 and linked after.
     let syncs: Vec<&Step> = actions(&plan).filter(|s| matches!(s.action, Action::Sync { .. })).collect();
     assert_eq!(syncs, [&Step { server: ServerId(1), action: Action::Sync { group: 0, pair: Pair::new(master, ServerId(1)) } }]);
-    assert!(actions(&plan).any(|s| s.server == ServerId(2)
-        && s.action == Action::Bookmark { group: 0, joiner: master, source: ServerId(1) }));
+    assert!(
+        actions(&plan).any(|s| s.server == ServerId(2) && s.action == Action::Bookmark { group: 0, joiner: master, source: ServerId(1) })
+    );
     assert!(actions(&plan).any(|s| s.action == Action::Link { group: 0, peer: ServerId(2), joiner: master, source: ServerId(1) }));
     // The slaves' live sides with the master are reset before the copy.
     for slave in [1u8, 2] {

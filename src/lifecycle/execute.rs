@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, ErrorClass, Op, OpKind, Severity};
@@ -221,8 +221,13 @@ impl Executor {
             }
             attempt += 1;
             emit!(
-                self.sink, Warn, FUNC, Some(op.server), repl.map(str::to_owned),
-                "Statement failed, retry {attempt}/{retries} in {} ms: {sql} ({error})", self.config.query_retry_delay_ms
+                self.sink,
+                Warn,
+                FUNC,
+                Some(op.server),
+                repl.map(str::to_owned),
+                "Statement failed, retry {attempt}/{retries} in {} ms: {sql} ({error})",
+                self.config.query_retry_delay_ms
             );
             std::thread::sleep(Duration::from_millis(u64::from(self.config.query_retry_delay_ms)));
         }
@@ -260,7 +265,9 @@ impl Executor {
             let rows = session.lock().expect("session lock").query(sql, poll_timeout);
             *deadline.lock().expect("deadline lock") = None;
             let done = match rows {
-                Ok(rows) => rows.first().and_then(|r| r.first()).cloned().flatten().is_some_and(|v| matches!(v.as_str(), "t" | "true" | "1")),
+                Ok(rows) => {
+                    rows.first().and_then(|r| r.first()).cloned().flatten().is_some_and(|v| matches!(v.as_str(), "t" | "true" | "1"))
+                }
                 Err(error) => {
                     let class = self.backend.classify(&error);
                     return Err(self.failure(server, repl, sql, error, class));

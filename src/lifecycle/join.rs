@@ -10,7 +10,7 @@
 
 use crate::config::BackendKind;
 use crate::lifecycle::decide::{Ctx, PhaseList, Refusal};
-use crate::lifecycle::plan::{messages, Action, MarkerChange, Plan, Procedure, Step};
+use crate::lifecycle::plan::{Action, MarkerChange, Plan, Procedure, Step, messages};
 use crate::topology::{self, Pair, ServerId};
 
 impl Ctx<'_> {
@@ -74,10 +74,7 @@ impl Ctx<'_> {
             phases.push(messages::BOOKMARK, steps);
         }
         let sync = if procedure == Procedure::RecoverMaster { messages::SYNC_FROM_SLAVE } else { messages::SYNC };
-        phases.push(
-            sync,
-            self.groups().map(|group| Self::step(source, Action::Sync { group, pair: source_pair })).collect(),
-        );
+        phases.push(sync, self.groups().map(|group| Self::step(source, Action::Sync { group, pair: source_pair })).collect());
 
         let (mut start, mut link, mut last) = (Vec::new(), Vec::new(), Vec::new());
         for group in self.groups() {

@@ -13,10 +13,10 @@ pub mod plan;
 pub mod render;
 pub mod state;
 
-pub use decide::{decide, Intent, Refusal};
+pub use decide::{Intent, Refusal, decide};
 pub use events::{CollectingSink, Event, EventLevel, EventSink};
 pub use execute::{Concurrency, Executor};
-pub use observe::{observe, Connector, Sessions};
+pub use observe::{Connector, Sessions, observe};
 pub use plan::{Action, FlushWait, MarkerChange, Phase, Plan, Procedure, Step};
 pub use state::{Absence, Observation, PeerState, ReplicationState, ServerState};
 
@@ -65,9 +65,7 @@ impl ProcedureError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ProcedureError::LocalUnreachable { .. } | ProcedureError::LocalUnreadable { .. } => exit_code::LOCAL_UNREACHABLE,
-            ProcedureError::StepFailed(_) | ProcedureError::Marker { .. } | ProcedureError::ServerSilent { .. } => {
-                exit_code::STEP_FAILED
-            }
+            ProcedureError::StepFailed(_) | ProcedureError::Marker { .. } | ProcedureError::ServerSilent { .. } => exit_code::STEP_FAILED,
             ProcedureError::Internal(_) => exit_code::INTERNAL,
             ProcedureError::Interrupted => exit_code::INTERRUPTED,
         }

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::emit;
+use crate::lifecycle::ProcedureError;
 use crate::lifecycle::events::EventSink;
 use crate::lifecycle::state::{Absence, Observation, PeerState};
-use crate::lifecycle::ProcedureError;
 use crate::odbc::Session;
 use crate::topology::{self, ServerId};
 
@@ -49,9 +49,8 @@ pub fn observe(
     let mut sessions = Sessions::new();
     let local_host = topology::host_of(config, me);
     let mut local = connect_local(connector.as_ref(), me, &local_host, local_attempts, sink.as_ref())?;
-    let local_state = backend
-        .observe(config, me, local.as_mut())
-        .map_err(|error| ProcedureError::LocalUnreadable { host: local_host.clone(), error })?;
+    let local_state =
+        backend.observe(config, me, local.as_mut()).map_err(|error| ProcedureError::LocalUnreadable { host: local_host.clone(), error })?;
     sessions.insert(me, Arc::new(Mutex::new(local)));
 
     let peers = topology::peers_of(me, config.server_count);
@@ -112,9 +111,7 @@ pub fn in_parallel<T: Send + 'static>(
         answers.insert(server, answer);
     }
     for &server in servers {
-        answers.entry(server).or_insert_with(|| {
-            Err(Absence::Unanswered(format!("no answer within {} s", deadline.as_secs())))
-        });
+        answers.entry(server).or_insert_with(|| Err(Absence::Unanswered(format!("no answer within {} s", deadline.as_secs()))));
     }
     answers
 }
@@ -136,8 +133,13 @@ fn connect_local(
             }
             Err(absence) => {
                 emit!(
-                    sink, Info, "akuObserve", Some(me), None,
-                    "Local server {host} not reachable yet (attempt {attempt}/{attempts}): {}.", absence.detail()
+                    sink,
+                    Info,
+                    "akuObserve",
+                    Some(me),
+                    None,
+                    "Local server {host} not reachable yet (attempt {attempt}/{attempts}): {}.",
+                    absence.detail()
                 );
                 last = Some(absence);
                 if attempt < attempts {
@@ -168,12 +170,13 @@ pub fn warn_orphans(config: &Config, obs: &Observation, sink: &dyn EventSink) {
                 continue;
             };
             if repl.live() && !obs.reachable(peer) {
-                let retained = state
-                    .retained_bytes
-                    .get(name)
-                    .map_or_else(|| "log".to_owned(), |b| format!("{b} bytes of log"));
+                let retained = state.retained_bytes.get(name).map_or_else(|| "log".to_owned(), |b| format!("{b} bytes of log"));
                 emit!(
-                    sink, Warn, "akuObserve", Some(server), Some(name.clone()),
+                    sink,
+                    Warn,
+                    "akuObserve",
+                    Some(server),
+                    Some(name.clone()),
                     "Pod {peer} is absent but this replication was not reset: {retained} retained for it. \
                      If the pod is gone for good, run aku -p reset --peer {peer}."
                 );

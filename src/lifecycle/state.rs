@@ -119,10 +119,6 @@ impl Observation {
 
     /// Reachable peers, in order.
     pub fn reachable_peers(&self) -> Vec<ServerId> {
-        self.peers
-            .iter()
-            .filter(|(_, p)| matches!(p, PeerState::Reachable(_)))
-            .map(|(id, _)| *id)
-            .collect()
+        self.peers.iter().filter(|(_, p)| matches!(p, PeerState::Reachable(_))).map(|(id, _)| *id).collect()
     }
 }

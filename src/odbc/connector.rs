@@ -4,13 +4,13 @@
 //! and run the backend's session settings.
 
 use std::net::ToSocketAddrs;
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, Target};
 use crate::config::{Config, Secret};
 use crate::lifecycle::{Absence, Connector};
-use crate::odbc::{real, Session};
+use crate::odbc::{Session, real};
 use crate::topology::ServerId;
 
 /// Deadline for resolving a name.
@@ -42,8 +42,7 @@ pub fn resolve(host: &str, port: u16, deadline: Duration) -> Result<String, Abse
     match rx.recv_timeout(deadline) {
         Ok(Ok(addrs)) => {
             let pick = addrs.iter().find(|a| a.is_ipv4()).or_else(|| addrs.first());
-            pick.map(|a| a.ip().to_string())
-                .ok_or_else(|| Absence::NotResolved(format!("{host} has no address")))
+            pick.map(|a| a.ip().to_string()).ok_or_else(|| Absence::NotResolved(format!("{host} has no address")))
         }
         Ok(Err(e)) => Err(Absence::NotResolved(format!("{host} does not resolve ({e})"))),
         Err(_) => Err(Absence::Unanswered(format!("resolving {host} took longer than {} s", deadline.as_secs()))),

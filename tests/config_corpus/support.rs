@@ -63,11 +63,7 @@ pub fn ten_megabyte_hostile_files() -> Vec<(String, String)> {
         ("\n".repeat(TEN_MB), "Property [AKU_STS_NAME] should be specified by configuration.".to_owned()),
         (
             format!("{REQUIRED}REPLICATIONS = ( REPLICATION_NAME_PREFIX = P ( SYS.{a} ) )"),
-            format!(
-                "aku.conf:4:52: table name {}… of item SYS.{}… is {TEN_MB} bytes long; allowed: 1..128 bytes",
-                &a[..64],
-                &a[..64]
-            ),
+            format!("aku.conf:4:52: table name {}… of item SYS.{}… is {TEN_MB} bytes long; allowed: 1..128 bytes", &a[..64], &a[..64]),
         ),
         (
             // ';' does not end a word: this is one 10 MB item, refused by length first.
@@ -89,11 +85,50 @@ pub fn limit_per_input() -> Duration {
 const SAMPLE: &str = include_str!("../config/good/sample73.conf");
 
 const TOKENS: &[&str] = &[
-    "AKU_STS_NAME", "AKU_SVC_NAME", "AKU_SYS_PASSWORD", "AKU_SYS_PASWWORD", "AKU_SERVER_COUNT", "REPLICATIONS",
-    "REPLICATION_NAME_PREFIX", "SYNC_PARALLEL_COUNT", "USER_NAME", "TABLE_NAME", "PARTITION_NAME", "PARTITION",
-    "SYS.T1", "SYS.T2", "T1", ".", "=", "(", ")", ",", "\"", "\"q\"", "#", "# c\n", "\n", "\r\n", " ", "\t", "4",
-    "-1", "99999999999999999999", "altibase-sts", "é", "\u{feff}", "\0", "\\", "[[REPLICATIONS]]", "ITEMS = [",
-    "]", "{", "}", "'", ";", "\"\"\"",
+    "AKU_STS_NAME",
+    "AKU_SVC_NAME",
+    "AKU_SYS_PASSWORD",
+    "AKU_SYS_PASWWORD",
+    "AKU_SERVER_COUNT",
+    "REPLICATIONS",
+    "REPLICATION_NAME_PREFIX",
+    "SYNC_PARALLEL_COUNT",
+    "USER_NAME",
+    "TABLE_NAME",
+    "PARTITION_NAME",
+    "PARTITION",
+    "SYS.T1",
+    "SYS.T2",
+    "T1",
+    ".",
+    "=",
+    "(",
+    ")",
+    ",",
+    "\"",
+    "\"q\"",
+    "#",
+    "# c\n",
+    "\n",
+    "\r\n",
+    " ",
+    "\t",
+    "4",
+    "-1",
+    "99999999999999999999",
+    "altibase-sts",
+    "é",
+    "\u{feff}",
+    "\0",
+    "\\",
+    "[[REPLICATIONS]]",
+    "ITEMS = [",
+    "]",
+    "{",
+    "}",
+    "'",
+    ";",
+    "\"\"\"",
 ];
 
 fn token() -> impl Strategy<Value = &'static str> {

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use aku::backend::{self, Backend};
 use aku::config::{BackendKind, Config, EnvOverrides, ReplicationGroup, ReplicationItem, Syntax};
 use aku::lifecycle::{
-    self, Absence, CollectingSink, Concurrency, EventSink, Executor, Intent, MarkerChange, Observation, PeerState,
-    ReplicationState, ServerState, Sessions,
+    self, Absence, CollectingSink, Concurrency, EventSink, Executor, Intent, MarkerChange, Observation, PeerState, ReplicationState,
+    ServerState, Sessions,
 };
 use aku::odbc::recording::{Recording, RecordingSession, Responder};
 use aku::odbc::{DbError, Row, Session};
@@ -29,10 +29,14 @@ pub fn group(prefix: &str, sync_parallel_count: u32, items: Vec<ReplicationItem>
 /// SYS.T2, every other property at its default; parsed from aku.conf text.
 pub fn config(backend: BackendKind) -> Config {
     let text = match backend {
-        BackendKind::Altibase => "AKU_STS_NAME = altibase-sts\nAKU_SVC_NAME = altibase-svc\n\
-             AKU_ODBC_DRIVER = \"/opt/altibase/lib/libaltibase_odbc-64bit-ul64.so\"\n",
-        BackendKind::Postgresql => "AKU_STS_NAME = pg-sts\nAKU_SVC_NAME = pg-svc\nAKU_BACKEND = postgresql\n\
-             AKU_PORT_NO = 5432\nAKU_REPLICATION_PORT_NO = 5432\n",
+        BackendKind::Altibase => {
+            "AKU_STS_NAME = altibase-sts\nAKU_SVC_NAME = altibase-svc\n\
+             AKU_ODBC_DRIVER = \"/opt/altibase/lib/libaltibase_odbc-64bit-ul64.so\"\n"
+        }
+        BackendKind::Postgresql => {
+            "AKU_STS_NAME = pg-sts\nAKU_SVC_NAME = pg-svc\nAKU_BACKEND = postgresql\n\
+             AKU_PORT_NO = 5432\nAKU_REPLICATION_PORT_NO = 5432\n"
+        }
     };
     let text = format!("{text}AKU_SYS_PASSWORD = manager\nREPLICATIONS = ( REPLICATION_NAME_PREFIX = AKU_REP ( SYS.T1, SYS.T2 ) )\n");
     Config::parse(&text, Syntax::AkuConf, &EnvOverrides::default()).expect("the scenario configuration is valid")
@@ -138,11 +142,7 @@ fn responder(reachable: Vec<u8>) -> Responder {
             let digits: Vec<u8> = name.rsplit('_').next().unwrap_or_default().bytes().map(|b| b - b'0').collect();
             let peer = if digits[0] == server.0 { digits[1] } else { digits[0] };
             if !reachable.contains(&peer) {
-                return Err(DbError::new(
-                    "HY000",
-                    0x6100D,
-                    "[Sender] Failed to handshake with the peer server (Handshake Process Error)",
-                ));
+                return Err(DbError::new("HY000", 0x6100D, "[Sender] Failed to handshake with the peer server (Handshake Process Error)"));
             }
         }
         if sql.contains("V$PROPERTY") {
@@ -172,9 +172,18 @@ pub fn transcript(scenario: &Scenario, intent: Intent) -> String {
     let obs = scenario.observation();
     let mut out = String::new();
     let _ = writeln!(out, "# {}", scenario.title);
-    let _ = writeln!(out, "# backend {}, AKU_SERVER_COUNT = {}, this pod: server {}", config.backend.as_str(), config.server_count, scenario.me);
+    let _ = writeln!(
+        out,
+        "# backend {}, AKU_SERVER_COUNT = {}, this pod: server {}",
+        config.backend.as_str(),
+        config.server_count,
+        scenario.me
+    );
     for (id, objs) in &scenario.servers {
-        let desc: Vec<String> = objs.iter().map(|(p, o)| format!("{}:{o:?}", topology::replication_name("P", Pair::new(ServerId(*id), ServerId(*p))))).collect();
+        let desc: Vec<String> = objs
+            .iter()
+            .map(|(p, o)| format!("{}:{o:?}", topology::replication_name("P", Pair::new(ServerId(*id), ServerId(*p)))))
+            .collect();
         let _ = writeln!(out, "# server {id} reachable: {}", desc.join(" "));
     }
     let marker = "/tmp/aku_start_completed";
@@ -239,8 +248,16 @@ pub fn status_transcript(backend: BackendKind) -> String {
     let respond: Responder = Arc::new(|server: ServerId, _sql: &str| {
         let row = |v: &[&str]| v.iter().map(|x| (!x.is_empty()).then(|| (*x).to_owned())).collect::<Row>();
         Ok(match server.0 {
-            0 => vec![row(&["AKU_REP_01", "1", "1234", "1", "2048"]), row(&["AKU_REP_02", "1", "999", "2", ""]), row(&["AKU_REP_03", "0", "-1", "", ""])],
-            _ => vec![row(&["AKU_REP_01", "1", "777", "1", "0"]), row(&["AKU_REP_12", "0", "-1", "", ""]), row(&["AKU_REP_13", "0", "-1", "", ""])],
+            0 => vec![
+                row(&["AKU_REP_01", "1", "1234", "1", "2048"]),
+                row(&["AKU_REP_02", "1", "999", "2", ""]),
+                row(&["AKU_REP_03", "0", "-1", "", ""]),
+            ],
+            _ => vec![
+                row(&["AKU_REP_01", "1", "777", "1", "0"]),
+                row(&["AKU_REP_12", "0", "-1", "", ""]),
+                row(&["AKU_REP_13", "0", "-1", "", ""]),
+            ],
         })
     });
     let mut answers = BTreeMap::new();
