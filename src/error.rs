@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::config::ConfigError;
 use crate::exit_code;
-use crate::lifecycle::{ProcedureError, Refusal};
+use crate::lifecycle::{ProcedureError, Refusal, RunError};
 use crate::topology::IdentityError;
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +14,12 @@ pub enum Error {
     /// No configuration path could be determined.
     #[error("No configuration file: pass --config PATH, set AKU_CONF, or set ALTIBASE_HOME (aku then reads $ALTIBASE_HOME/conf/aku.conf).")]
     NoConfigPath,
+    /// A command-line value is wrong for this configuration (`--peer`, `--from`).
+    #[error("{0}")]
+    Usage(String),
+    /// The hostname could not be read.
+    #[error("Cannot read this pod's hostname: {0}")]
+    Hostname(std::io::Error),
     /// The configuration (or password) file could not be read.
     #[error("Cannot read {what} {path}: {source}")]
     Read { what: &'static str, path: PathBuf, source: std::io::Error },
@@ -29,12 +35,22 @@ pub enum Error {
     Procedure(#[from] ProcedureError),
 }
 
+impl From<RunError> for Error {
+    fn from(e: RunError) -> Error {
+        match e {
+            RunError::Refused(r) => Error::Refused(r),
+            RunError::Failed(f) => Error::Procedure(f),
+        }
+    }
+}
+
 impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::NoConfigPath | Error::Read { .. } | Error::Config(_) => exit_code::CONFIG,
-            Error::Identity(_) => exit_code::IDENTITY,
+            Error::Usage(_) => exit_code::USAGE,
+            Error::Identity(_) | Error::Hostname(_) => exit_code::IDENTITY,
             Error::Refused(r) => r.exit_code(),
             Error::Procedure(p) => p.exit_code(),
         }

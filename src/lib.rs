@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod error;
 pub mod exit_code;
 pub mod info;

@@ -5,15 +5,15 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 
 use crate::backend;
 use crate::cli::{Cli, OutputFormat, PodAction};
 use crate::config::{Config, EnvOverrides, PasswordSource, Secret, Syntax};
+use crate::connect::OdbcConnector;
 use crate::error::Error;
-use crate::lifecycle::{self, Absence, Concurrency, Event, EventLevel, EventSink, Executor, Intent, MarkerChange, PeerState, marker};
-use crate::odbc::connector::OdbcConnector;
+use crate::lifecycle::{self, Backend, Concurrency, Connector, Event, EventLevel, EventSink, Intent, Outcome, Run, marker};
 use crate::topology::{self, ServerId};
 use crate::{exit_code, info, logging, status};
 
@@ -139,14 +139,16 @@ pub fn resolve_password(config: &Config) -> Result<Secret, Error> {
 }
 
 /// This pod's hostname: `AKU_HOSTNAME`, else the kernel's (UTS namespace) hostname.
-pub fn hostname(env: &ProcessEnv) -> String {
-    env.hostname_override
-        .clone()
-        .unwrap_or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default())
+pub fn hostname(env: &ProcessEnv) -> std::io::Result<String> {
+    match &env.hostname_override {
+        Some(h) => Ok(h.clone()),
+        None => Ok(hostname::get()?.to_string_lossy().into_owned()),
+    }
 }
 
 fn identity(config: &Config, env: &ProcessEnv) -> Result<ServerId, Error> {
-    Ok(topology::server_id_from_hostname(&hostname(env), &config.sts_name, config.server_count)?)
+    let name = hostname(env).map_err(Error::Hostname)?;
+    Ok(topology::server_id_from_hostname(&name, &config.sts_name, config.server_count)?)
 }
 
 fn print_info(cli: &Cli, env: &ProcessEnv) -> Result<(), Error> {
@@ -161,7 +163,7 @@ fn print_info(cli: &Cli, env: &ProcessEnv) -> Result<(), Error> {
     Ok(())
 }
 
-fn connector_for(config: &Arc<Config>, backend: &Arc<dyn backend::Backend>, password: Secret) -> Arc<dyn lifecycle::Connector> {
+fn connector_for(config: &Arc<Config>, backend: &Arc<dyn Backend>, password: Secret) -> Arc<dyn Connector> {
     Arc::new(OdbcConnector { config: Arc::clone(config), backend: Arc::clone(backend), password })
 }
 
@@ -170,8 +172,9 @@ fn print_status(cli: &Cli, env: &ProcessEnv) -> Result<i32, Error> {
     let password = resolve_password(&config)?;
     let backend = backend::for_config(&config, env.nls_use.clone());
     let connector = connector_for(&config, &backend, password);
-    let own = topology::server_id_from_hostname(&hostname(env), &config.sts_name, config.server_count)
+    let own = hostname(env)
         .ok()
+        .and_then(|name| topology::server_id_from_hostname(&name, &config.sts_name, config.server_count).ok())
         .map(|server| status::OwnPod { server, marker_present: marker::exists(&env.marker()) });
     let report = status::collect(&config, &backend, &connector, own, cli.lag_threshold);
     match cli.output {
@@ -200,14 +203,27 @@ impl EventSink for LogSink {
     }
 }
 
-fn intent_of(cli: &Cli, action: PodAction) -> Intent {
-    match action.normalized() {
+/// The intent of `-p ACTION`, with `--peer` / `--from` checked against
+/// `AKU_SERVER_COUNT` (a wrong value is a usage error, exit 2).
+fn intent_of(cli: &Cli, action: PodAction, config: &Config) -> Result<Intent, Error> {
+    let server = |flag: &str, value: Option<u8>, first: u8| {
+        let n = value.unwrap_or_default();
+        if n < first || n >= config.server_count {
+            return Err(Error::Usage(format!(
+                "{flag} {n} is not a server ID of this StatefulSet: expected {first}..{} (AKU_SERVER_COUNT = {})",
+                config.server_count.saturating_sub(1),
+                config.server_count
+            )));
+        }
+        Ok(ServerId(n))
+    };
+    Ok(match action.normalized() {
         PodAction::Start => Intent::Start,
         PodAction::End | PodAction::Stop => Intent::End,
         PodAction::Clean => Intent::Clean,
-        PodAction::Reset => Intent::ResetPeer(ServerId(cli.peer.unwrap_or_default())),
-        PodAction::Recover => Intent::Recover(ServerId(cli.from.unwrap_or_default())),
-    }
+        PodAction::Reset => Intent::ResetPeer(server("--peer", cli.peer, 0)?),
+        PodAction::Recover => Intent::Recover(server("--from", cli.from, 1)?),
+    })
 }
 
 /// SIGTERM/SIGINT: the first sets the returned flag (the engine finishes the
@@ -242,48 +258,19 @@ fn run_pod(cli: &Cli, action: PodAction, env: &ProcessEnv) -> i32 {
 fn pod_procedure(cli: &Cli, action: PodAction, env: &ProcessEnv) -> Result<i32, Error> {
     let interrupted = install_signal_handlers();
     let config = Arc::new(load_config(cli.config.as_deref(), env)?);
+    let intent = intent_of(cli, action, &config)?;
     let password = resolve_password(&config)?;
     let me = identity(&config, env)?;
     let backend = backend::for_config(&config, env.nls_use.clone());
     let connector = connector_for(&config, &backend, password);
     let sink: Arc<dyn EventSink> = Arc::new(LogSink { sts: config.sts_name.clone() });
-    let marker_path = env.marker();
-    // AKU_ADDRESS_CHECK_COUNT is for start, when the local server may still be coming
-    // up (spec 3.2); at end, clean and reset it is up or gone, so a few tries do.
-    let local_attempts = match intent_of(cli, action) {
-        Intent::Start | Intent::Recover(_) => config.address_check_count,
-        _ => config.address_check_count.min(3),
-    };
-    let marker_text = marker_path.display().to_string();
-
-    let (obs, sessions) = lifecycle::observe(&config, &backend, &connector, me, marker::exists(&marker_path), local_attempts, &sink)?;
-    lifecycle::observe::warn_orphans(&config, &obs, sink.as_ref());
-    let plan = lifecycle::decide(&config, intent_of(cli, action), &obs, &marker_text)?;
-    if cli.dry_run {
-        print!("{}", lifecycle::render::render_plan(&config, backend.as_ref(), &obs, &plan, &marker_text));
-        return Ok(exit_code::SUCCESS);
+    let run =
+        Run { config, backend, intent, marker: env.marker(), dry_run: cli.dry_run, interrupted, concurrency: Concurrency::Parallel, sink };
+    match lifecycle::run_procedure(&run, &connector, me)? {
+        Outcome::Planned { text } => {
+            print!("{text}");
+            Ok(exit_code::SUCCESS)
+        }
+        Outcome::Completed { code, .. } => Ok(code),
     }
-    tracing::info!(func = "akuRun", pod = "-", repl = "-", "{}", plan.announcement);
-    let obs = Arc::new(obs);
-    let executor = Executor {
-        config: Arc::clone(&config),
-        backend,
-        sessions,
-        sink,
-        concurrency: Concurrency::Parallel,
-        interrupted,
-        vars: Arc::new(Mutex::new(std::collections::HashMap::new())),
-    };
-    executor.run(&plan, &obs)?;
-    let marker_result = match plan.marker {
-        MarkerChange::Write => marker::write(&marker_path),
-        MarkerChange::Remove => marker::remove(&marker_path),
-        MarkerChange::Keep => Ok(()),
-    };
-    marker_result.map_err(|source| lifecycle::ProcedureError::Marker { path: marker_text, source })?;
-    let unanswered = obs.peers.values().any(|p| matches!(p, PeerState::Absent(Absence::Unanswered(_))));
-    if unanswered && !matches!(intent_of(cli, action), Intent::Start | Intent::Recover(_)) {
-        return Ok(exit_code::PEER_UNANSWERED);
-    }
-    Ok(exit_code::SUCCESS)
 }

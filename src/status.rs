@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::backend::{Backend, PairStatus};
 use crate::config::Config;
 use crate::lifecycle::observe::{PEER_DEADLINE, in_parallel};
-use crate::lifecycle::{Absence, Connector};
+use crate::lifecycle::port::{Absence, Backend, Connector, PairStatus};
 use crate::topology::{self, ServerId};
 
 /// Lag above which a pair is flagged, in bytes, unless `--lag-threshold` says otherwise.

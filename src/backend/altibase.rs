@@ -9,11 +9,11 @@
 
 use odbc_api::escape_attribute_value;
 
-use crate::backend::{Backend, ErrorClass, Op, PairStatus, Severity, Target};
-use crate::config::{BackendKind, Config, ReplicationGroup, ReplicationItem};
-use crate::lifecycle::{Action, FlushWait, Observation, ReplicationState, ServerState, Step};
-use crate::odbc::connector::LOGIN_TIMEOUT_S;
-use crate::odbc::{DbError, Session};
+use crate::config::{Config, ReplicationGroup, ReplicationItem};
+use crate::lifecycle::port::{Backend, Capabilities, ErrorClass, Op, PairStatus, Severity, Target};
+use crate::lifecycle::sql::{Sql, ValueKind, Var};
+use crate::lifecycle::{Action, FlushWait, ReplKey, ReplicationState, ServerState, Step};
+use crate::odbc::{DbError, Row, Session};
 use crate::topology::{self, Pair, ServerId};
 
 /// Error codes (native errors) the engine acts on, from the Error Message Reference.
@@ -100,6 +100,21 @@ fn sender_status(code: &str) -> &'static str {
     }
 }
 
+/// Every replication of `server`: its key and its name, upper case as Altibase stores it.
+fn objects(config: &Config, server: ServerId) -> Vec<(ReplKey, String)> {
+    let mut out = Vec::new();
+    for (group, g) in config.groups.iter().enumerate() {
+        for pair in topology::pairs_of(server, config.server_count) {
+            out.push((ReplKey { group, pair }, topology::replication_name(&g.prefix, pair).to_ascii_uppercase()));
+        }
+    }
+    out
+}
+
+fn find<'a>(rows: &'a [Row], name: &str) -> Option<&'a Row> {
+    rows.iter().find(|r| r.text(0).is_some_and(|n| n.trim().eq_ignore_ascii_case(name)))
+}
+
 impl Altibase {
     fn alter(name: &str, server: ServerId, what: &str) -> Op {
         Op::exec(server, format!("ALTER REPLICATION {name} {what}"))
@@ -107,18 +122,19 @@ impl Altibase {
 }
 
 impl Backend for Altibase {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Altibase
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { bookmarks: false, sync_starts_source: true, group_objects: false, admin_mode: true }
     }
 
     fn connection_string(&self, config: &Config, target: &Target, password: &str) -> String {
         let mut s = format!(
-            "DRIVER={};DSN={};PORT_NO={};UID={};PWD={};CONNTYPE=1;LOGIN_TIMEOUT={LOGIN_TIMEOUT_S}",
+            "DRIVER={};DSN={};PORT_NO={};UID={};PWD={};CONNTYPE=1;LOGIN_TIMEOUT={}",
             escape_attribute_value(&config.odbc_driver),
             target.address,
             config.port_no,
             escape_attribute_value(&config.sys_user),
-            escape_attribute_value(password)
+            escape_attribute_value(password),
+            target.login_timeout_s
         );
         if let Some(nls) = &self.nls_use {
             s.push_str(";NLS_USE=");
@@ -144,11 +160,8 @@ impl Backend for Altibase {
     }
 
     fn observe(&self, config: &Config, server: ServerId, session: &mut dyn Session) -> Result<ServerState, DbError> {
-        let mut names = Vec::new();
-        for group in &config.groups {
-            names.extend(topology::replication_names_of(&group.prefix, server, config.server_count));
-        }
-        let list: Vec<String> = names.iter().map(|n| format!("'{}'", n.to_ascii_uppercase())).collect();
+        let objects = objects(config, server);
+        let list: Vec<String> = objects.iter().map(|(_, n)| format!("'{n}'")).collect();
         let rows = session.query(
             &format!(
                 "SELECT REPLICATION_NAME, XSN, IS_STARTED FROM SYSTEM_.SYS_REPLICATIONS_ WHERE REPLICATION_NAME IN ({})",
@@ -157,25 +170,20 @@ impl Backend for Altibase {
             config.query_timeout_s,
         )?;
         let mut state = ServerState::default();
-        for name in names {
-            let row = rows.iter().find(|r| r.first().cloned().flatten().is_some_and(|n| n.trim().eq_ignore_ascii_case(&name)));
-            let repl = match row {
+        for (key, name) in objects {
+            let repl = match find(&rows, &name) {
                 None => ReplicationState::MISSING,
                 Some(r) => {
-                    let xsn = r.get(1).cloned().flatten().unwrap_or_default();
-                    let started = r.get(2).cloned().flatten().unwrap_or_default();
-                    {
-                        let reset = xsn.trim() == "-1";
-                        ReplicationState { exists: true, started: started.trim() == "1", reset, sending: !reset, ready: true }
-                    }
+                    let reset = r.int(1) == Some(-1);
+                    ReplicationState { exists: true, started: r.int(2) == Some(1), reset, sending: !reset, ready: true }
                 }
             };
-            state.replications.insert(name, repl);
+            state.replications.insert(key, repl);
         }
         Ok(state)
     }
 
-    fn expand(&self, config: &Config, _obs: &Observation, step: &Step) -> Vec<Op> {
+    fn expand(&self, config: &Config, step: &Step) -> Vec<Op> {
         let s = step.server;
         let name_of = |group: usize, pair: Pair| topology::replication_name(&config.groups[group].prefix, pair).to_ascii_uppercase();
         match &step.action {
@@ -233,53 +241,46 @@ impl Backend for Altibase {
             Action::Truncate { group } => {
                 // TRUNCATE of a replicated table needs REPLICATION_DDL_ENABLE = 1 (Replication
                 // Manual); raise it, and restore the value read before, even if a TRUNCATE fails.
-                let var = format!("server{s}.REPLICATION_DDL_ENABLE");
+                let var = Var::new(ValueKind::Int, s, &config.groups[*group].prefix, "replication_ddl_enable");
                 let mut ops = vec![
                     Op::capture(s, "SELECT VALUE1 FROM V$PROPERTY WHERE NAME = 'REPLICATION_DDL_ENABLE'", var.clone()),
                     Op::exec(s, "ALTER SYSTEM SET REPLICATION_DDL_ENABLE = 1"),
                     Op::exec(s, "ALTER SESSION SET REPLICATION = DEFAULT"),
                 ];
                 ops.extend(config.groups[*group].items.iter().map(|i| Op::exec(s, truncate_sql(i))));
-                let mut restore = Op::exec(s, format!("ALTER SYSTEM SET REPLICATION_DDL_ENABLE = {{{var}}}"));
-                restore.finally = true;
-                ops.push(restore);
+                ops.push(Op::exec(s, Sql::text("ALTER SYSTEM SET REPLICATION_DDL_ENABLE = ").var(&var)).finally());
                 ops
             }
             Action::OpenForApplications => vec![Op::exec(s, "ALTER SYSTEM SET ADMIN_MODE = 0")],
             Action::Delay { seconds } => vec![Op::sleep(s, *seconds)],
-            // Group-level objects do not exist on Altibase; bookmarks are planned only for
-            // backends that can hold a peer's replication at a known position.
-            Action::DropGroup { .. } | Action::Bookmark { .. } | Action::Link { .. } => Vec::new(),
+            // Never planned here (no group objects, no bookmarks: see `capabilities`).
+            Action::CreateGroup { .. } | Action::DropGroup { .. } | Action::Bookmark { .. } | Action::Link { .. } => Vec::new(),
         }
     }
 
     fn status(&self, config: &Config, server: ServerId, session: &mut dyn Session) -> Result<Vec<PairStatus>, DbError> {
-        let mut names = Vec::new();
-        for group in &config.groups {
-            for pair in topology::pairs_of(server, config.server_count) {
-                names.push((topology::replication_name(&group.prefix, pair), pair.other(server)));
-            }
-        }
-        let list: Vec<String> = names.iter().map(|(n, _)| format!("'{}'", n.to_ascii_uppercase())).collect();
+        let objects = objects(config, server);
+        let list: Vec<String> = objects.iter().map(|(_, n)| format!("'{n}'")).collect();
         let rows = session.query(&status_sql(&list.join(", ")), config.query_timeout_s)?;
-        let text = |r: &Vec<Option<String>>, i: usize| r.get(i).cloned().flatten().map(|v| v.trim().to_owned());
-        Ok(names
+        Ok(objects
             .into_iter()
-            .map(|(replication, peer)| {
-                let row = rows.iter().find(|r| text(r, 0).is_some_and(|n| n.eq_ignore_ascii_case(&replication)));
-                let Some(r) = row else { return PairStatus { replication, peer, reset: true, ..PairStatus::default() } };
-                let sender = text(r, 3);
+            .map(|(key, replication)| {
+                let peer = key.pair.other(server);
+                let Some(r) = find(&rows, &replication) else {
+                    return PairStatus { replication, peer, reset: true, ..PairStatus::default() };
+                };
+                let sender = r.text(3).map(str::to_owned);
                 PairStatus {
-                    replication,
                     peer,
                     exists: true,
-                    started: text(r, 1).as_deref() == Some("1"),
-                    running: Some(sender.as_deref() == Some("1")),
-                    reset: text(r, 2).as_deref() == Some("-1"),
-                    lag_bytes: text(r, 4).and_then(|v| v.parse().ok()),
+                    started: r.int(1) == Some(1),
+                    running: Some(r.int(3) == Some(1)),
+                    reset: r.int(2) == Some(-1),
+                    lag_bytes: r.int(4),
                     lag_s: None,
-                    retained_bytes: text(r, 4).and_then(|v| v.parse().ok()),
+                    retained_bytes: r.int(4),
                     errors: sender.map(|s| format!("sender status {s} ({})", sender_status(&s))),
+                    replication,
                 }
             })
             .collect())

@@ -6,6 +6,7 @@
 use crate::config::Config;
 use crate::exit_code;
 use crate::lifecycle::plan::{Action, FlushWait, MarkerChange, Phase, Plan, Procedure, Step, messages};
+use crate::lifecycle::port::Capabilities;
 use crate::lifecycle::state::Observation;
 use crate::topology::{self, Pair, ServerId};
 
@@ -57,9 +58,28 @@ impl Refusal {
     }
 }
 
-/// Decides the procedure for `intent` on server `obs.me`.
-pub fn decide(config: &Config, intent: Intent, obs: &Observation, marker: &str) -> Result<Plan, Refusal> {
-    let ctx = Ctx { config, obs, me: obs.me };
+impl Intent {
+    /// Attempts to reach this pod's own server: `AKU_ADDRESS_CHECK_COUNT` for start
+    /// and recover, when the local server may still be coming up (spec 3.2); at end,
+    /// clean and reset it is up or gone, so a few tries do.
+    pub fn local_attempts(self, config: &Config) -> u32 {
+        match self {
+            Intent::Start | Intent::Recover(_) => config.address_check_count,
+            Intent::End | Intent::Clean | Intent::ResetPeer(_) => config.address_check_count.min(3),
+        }
+    }
+
+    /// True for procedures that bring this pod up (a peer that did not answer is
+    /// then part of the plan's decision, not a separate outcome).
+    pub fn starts_pod(self) -> bool {
+        matches!(self, Intent::Start | Intent::Recover(_))
+    }
+}
+
+/// Decides the procedure for `intent` on server `obs.me`, planning only what the
+/// backend's `caps` allow.
+pub fn decide(config: &Config, caps: Capabilities, intent: Intent, obs: &Observation, marker: &str) -> Result<Plan, Refusal> {
+    let ctx = Ctx { config, caps, obs, me: obs.me };
     if matches!(intent, Intent::Start | Intent::Recover(_)) {
         if obs.marker_present {
             return Err(Refusal::DuplicateStart { marker: marker.to_owned() });
@@ -78,6 +98,7 @@ pub fn decide(config: &Config, intent: Intent, obs: &Observation, marker: &str) 
 
 pub(super) struct Ctx<'a> {
     pub(super) config: &'a Config,
+    pub(super) caps: Capabilities,
     pub(super) obs: &'a Observation,
     pub(super) me: ServerId,
 }
@@ -99,10 +120,6 @@ impl Ctx<'_> {
         0..self.config.groups.len()
     }
 
-    pub(super) fn name(&self, group: usize, pair: Pair) -> String {
-        topology::replication_name(&self.config.groups[group].prefix, pair)
-    }
-
     pub(super) fn my_pairs(&self) -> Vec<Pair> {
         topology::pairs_of(self.me, self.config.server_count)
     }
@@ -113,11 +130,11 @@ impl Ctx<'_> {
     }
 
     pub(super) fn state_on(&self, server: ServerId, group: usize, pair: Pair) -> Option<crate::lifecycle::ReplicationState> {
-        self.obs.server(server).map(|s| s.replication(&self.name(group, pair)))
+        self.obs.server(server).map(|s| s.replication(group, pair))
     }
 
     pub(super) fn local(&self, group: usize, pair: Pair) -> crate::lifecycle::ReplicationState {
-        self.obs.local.replication(&self.name(group, pair))
+        self.obs.local.replication(group, pair)
     }
 
     /// True when `server` is reachable and holds the object.
@@ -156,13 +173,18 @@ impl Ctx<'_> {
         }
     }
 
-    /// Create each missing local object.
+    /// Create each missing local object; on backends with group objects, the
+    /// group's objects first, before its first missing pair.
     pub(super) fn create_missing(&self) -> Vec<Step> {
-        self.my_objects()
-            .into_iter()
-            .filter(|&(g, p)| !self.local(g, p).exists)
-            .map(|(group, pair)| Self::step(self.me, Action::Create { group, pair }))
-            .collect()
+        let mut steps = Vec::new();
+        for group in self.groups() {
+            let missing: Vec<Pair> = self.my_pairs().into_iter().filter(|&p| !self.local(group, p).exists).collect();
+            if self.caps.group_objects && !missing.is_empty() {
+                steps.push(Self::step(self.me, Action::CreateGroup { group }));
+            }
+            steps.extend(missing.into_iter().map(|pair| Self::step(self.me, Action::Create { group, pair })));
+        }
+        steps
     }
 
     /// Start `pair` here (always; tolerated when the peer is absent) and on the peer when it holds the object.
@@ -333,7 +355,9 @@ impl Ctx<'_> {
             .filter(|&(g, p)| self.local(g, p).exists)
             .map(|(group, pair)| Self::step(self.me, Action::Drop { group, pair }))
             .collect();
-        drop.extend(self.groups().map(|group| Self::step(self.me, Action::DropGroup { group })));
+        if self.caps.group_objects {
+            drop.extend(self.groups().map(|group| Self::step(self.me, Action::DropGroup { group })));
+        }
         phases.push(messages::DROP, drop);
         Plan { procedure: Procedure::Clean, announcement: messages::CLEAN, phases: phases.0, marker: MarkerChange::Remove }
     }

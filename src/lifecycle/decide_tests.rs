@@ -5,7 +5,8 @@
 
 use super::*;
 use crate::config::BackendKind;
-use crate::lifecycle::state::{Absence, PeerState, ReplicationState, ServerState};
+use crate::lifecycle::port::{Absence, Capabilities};
+use crate::lifecycle::state::{PeerState, ReplKey, ReplicationState, ServerState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Peer {
@@ -39,6 +40,11 @@ fn config(backend: BackendKind, flags: u8) -> Config {
     Config::parse(&text, crate::config::Syntax::AkuConf, &crate::config::EnvOverrides::default()).unwrap()
 }
 
+/// The capabilities of the configured backend.
+fn caps(config: &Config) -> Capabilities {
+    crate::backend::for_config(config, None).capabilities()
+}
+
 fn state(exists: bool, live: bool) -> ReplicationState {
     ReplicationState { exists, started: live, reset: !live, sending: live, ready: exists }
 }
@@ -46,7 +52,7 @@ fn state(exists: bool, live: bool) -> ReplicationState {
 fn server_state(id: ServerId, f: impl Fn(ServerId) -> ReplicationState) -> ServerState {
     let mut s = ServerState::default();
     for pair in topology::pairs_of(id, COUNT) {
-        s.replications.insert(topology::replication_name("P", pair), f(pair.other(id)));
+        s.replications.insert(ReplKey { group: 0, pair }, f(pair.other(id)));
     }
     s
 }
@@ -125,7 +131,7 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
     let ctx = format!("{intent:?} on {me}, marker {}, local {local:?}, peers {peers:?}, {config:?}", obs.marker_present);
     let peer_of = |id: ServerId| topology::peers_of(me, COUNT).iter().position(|&p| p == id).map(|i| peers[i]);
     let master_peer = peer_of(ServerId::MASTER);
-    let result = decide(config, intent, obs, "/tmp/aku_start_completed");
+    let result = decide(config, caps(config), intent, obs, "/tmp/aku_start_completed");
 
     // Refusals, checked before anything else.
     if intent == Intent::Start && obs.marker_present {
@@ -241,8 +247,8 @@ fn slave_with_master_link_reset_and_other_links_live_is_a_slave_failure() {
     let config = config(BackendKind::Altibase, 0b111);
     let me = ServerId(2);
     let mut obs = observation(me, false, Local::Live, &[Peer::Live, Peer::Live, Peer::Absent]);
-    obs.local.replications.insert("P_02".into(), state(true, false));
-    assert_eq!(decide(&config, Intent::Start, &obs, "m"), Err(Refusal::SlaveFailure));
+    obs.local.replications.insert(ReplKey { group: 0, pair: Pair::new(ServerId(0), ServerId(2)) }, state(true, false));
+    assert_eq!(decide(&config, caps(&config), Intent::Start, &obs, "m"), Err(Refusal::SlaveFailure));
     assert_eq!(Refusal::SlaveFailure.to_string(), "The SLAVE server is detected to have failed. Check and perform a manual recovery.");
     assert_eq!(Refusal::MasterFailure.to_string(), "The MASTER server is detected to have failed. Check and perform a manual recovery.");
 }
@@ -252,10 +258,11 @@ fn an_unfinished_copy_is_redone_not_taken_for_finished() {
     let config = config(BackendKind::Postgresql, 0b111);
     let me = ServerId(1);
     let mut obs = observation(me, false, Local::Reset, &[Peer::Live, Peer::Absent, Peer::Absent]);
-    obs.local
-        .replications
-        .insert("P_01".into(), ReplicationState { exists: true, started: true, reset: false, sending: false, ready: false });
-    let plan = decide(&config, Intent::Start, &obs, "m").unwrap();
+    obs.local.replications.insert(
+        ReplKey { group: 0, pair: Pair::new(ServerId(0), ServerId(1)) },
+        ReplicationState { exists: true, started: true, reset: false, sending: false, ready: false },
+    );
+    let plan = decide(&config, caps(&config), Intent::Start, &obs, "m").unwrap();
     assert_eq!(plan.procedure, Procedure::SlaveStartFresh);
     // The running copy is stopped first, and the master's side is reset before the new copy.
     assert_eq!(plan.phases[0].steps[0], Step { server: me, action: Action::Stop { group: 0, pair: Pair::new(ServerId(0), me) } });
@@ -268,7 +275,7 @@ fn reset_of_a_gone_peer_touches_every_reachable_pod_and_only_its_pairs() {
     let me = ServerId(1);
     // Peers of 1: 0 live, 2 absent (gone), 3 live.
     let obs = observation(me, true, Local::Live, &[Peer::Live, Peer::Absent, Peer::Live]);
-    let plan = decide(&config, Intent::ResetPeer(ServerId(2)), &obs, "m").unwrap();
+    let plan = decide(&config, caps(&config), Intent::ResetPeer(ServerId(2)), &obs, "m").unwrap();
     assert_eq!(plan.procedure, Procedure::ResetPeer);
     assert_eq!(plan.marker, MarkerChange::Keep);
     let steps: Vec<(u8, &Action)> = actions(&plan).map(|s| (s.server.0, &s.action)).collect();
@@ -280,12 +287,12 @@ fn reset_of_a_gone_peer_touches_every_reachable_pod_and_only_its_pairs() {
     assert_eq!(steps.len(), 6);
     // Refused while pod 2 answers, and for ourselves.
     let up = observation(me, true, Local::Live, &[Peer::Live, Peer::Live, Peer::Live]);
-    assert!(matches!(decide(&config, Intent::ResetPeer(ServerId(2)), &up, "m"), Err(Refusal::PeerReachable { .. })));
-    assert!(matches!(decide(&config, Intent::ResetPeer(me), &obs, "m"), Err(Refusal::PeerReachable { .. })));
-    assert!(matches!(decide(&config, Intent::ResetPeer(ServerId(9)), &obs, "m"), Err(Refusal::NotApplicable { .. })));
+    assert!(matches!(decide(&config, caps(&config), Intent::ResetPeer(ServerId(2)), &up, "m"), Err(Refusal::PeerReachable { .. })));
+    assert!(matches!(decide(&config, caps(&config), Intent::ResetPeer(me), &obs, "m"), Err(Refusal::PeerReachable { .. })));
+    assert!(matches!(decide(&config, caps(&config), Intent::ResetPeer(ServerId(9)), &obs, "m"), Err(Refusal::NotApplicable { .. })));
     // The master is never reset away: it would resume without the slaves' writes.
     let no_master = observation(me, true, Local::Live, &[Peer::Absent, Peer::Live, Peer::Live]);
-    assert!(matches!(decide(&config, Intent::ResetPeer(ServerId(0)), &no_master, "m"), Err(Refusal::NotApplicable { .. })));
+    assert!(matches!(decide(&config, caps(&config), Intent::ResetPeer(ServerId(0)), &no_master, "m"), Err(Refusal::NotApplicable { .. })));
 }
 
 #[test]
@@ -293,7 +300,7 @@ fn recovery_needs_a_failed_master_and_a_live_source() {
     let config = config(BackendKind::Postgresql, 0b111);
     let master = ServerId(0);
     let failed = observation(master, false, Local::Missing, &[Peer::Live, Peer::Live, Peer::Absent]);
-    let plan = decide(&config, Intent::Recover(ServerId(1)), &failed, "m").unwrap();
+    let plan = decide(&config, caps(&config), Intent::Recover(ServerId(1)), &failed, "m").unwrap();
     assert_eq!(plan.procedure, Procedure::RecoverMaster);
     assert_eq!(plan.marker, MarkerChange::Write);
     // The copy comes from pod 1; pod 2 is bookmarked against pod 1 and linked after.
@@ -308,22 +315,22 @@ fn recovery_needs_a_failed_master_and_a_live_source() {
         assert!(actions(&plan).any(|s| s.server == ServerId(slave) && matches!(s.action, Action::Reset { .. })));
     }
     let not_failed = observation(master, false, Local::Live, &[Peer::Live, Peer::Live, Peer::Absent]);
-    assert!(matches!(decide(&config, Intent::Recover(ServerId(1)), &not_failed, "m"), Err(Refusal::NotApplicable { .. })));
-    assert!(matches!(decide(&config, Intent::Recover(ServerId(3)), &failed, "m"), Err(Refusal::NotApplicable { .. })));
+    assert!(matches!(decide(&config, caps(&config), Intent::Recover(ServerId(1)), &not_failed, "m"), Err(Refusal::NotApplicable { .. })));
+    assert!(matches!(decide(&config, caps(&config), Intent::Recover(ServerId(3)), &failed, "m"), Err(Refusal::NotApplicable { .. })));
     let on_slave = observation(ServerId(1), false, Local::Live, &[Peer::Live, Peer::Live, Peer::Absent]);
-    assert!(matches!(decide(&config, Intent::Recover(ServerId(2)), &on_slave, "m"), Err(Refusal::NotApplicable { .. })));
+    assert!(matches!(decide(&config, caps(&config), Intent::Recover(ServerId(2)), &on_slave, "m"), Err(Refusal::NotApplicable { .. })));
     let reset_source = observation(master, false, Local::Missing, &[Peer::Reset, Peer::Live, Peer::Absent]);
-    assert!(matches!(decide(&config, Intent::Recover(ServerId(1)), &reset_source, "m"), Err(Refusal::NotApplicable { .. })));
+    assert!(matches!(decide(&config, caps(&config), Intent::Recover(ServerId(1)), &reset_source, "m"), Err(Refusal::NotApplicable { .. })));
     // A recovery interrupted after it reset the slaves' side: the master's link with
     // its source exists but is unfinished, nobody holds live state: run it again.
     let interrupted = observation(master, false, Local::Reset, &[Peer::Reset, Peer::Reset, Peer::Absent]);
-    let again = decide(&config, Intent::Recover(ServerId(1)), &interrupted, "m").unwrap();
+    let again = decide(&config, caps(&config), Intent::Recover(ServerId(1)), &interrupted, "m").unwrap();
     assert_eq!(again.procedure, Procedure::RecoverMaster);
     // Also when bookmarks had made another slave's side live again.
     let bookmarked = observation(master, false, Local::Reset, &[Peer::Reset, Peer::Live, Peer::Absent]);
-    assert_eq!(decide(&config, Intent::Recover(ServerId(1)), &bookmarked, "m").unwrap().procedure, Procedure::RecoverMaster);
+    assert_eq!(decide(&config, caps(&config), Intent::Recover(ServerId(1)), &bookmarked, "m").unwrap().procedure, Procedure::RecoverMaster);
     // But not on a master that completed its start (marker present).
     let mut started = interrupted.clone();
     started.marker_present = true;
-    assert!(decide(&config, Intent::Recover(ServerId(1)), &started, "m").is_err());
+    assert!(decide(&config, caps(&config), Intent::Recover(ServerId(1)), &started, "m").is_err());
 }

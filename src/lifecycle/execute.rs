@@ -1,29 +1,31 @@
 //! The *execute* stage: runs a plan's phases in order. Within a phase, the
 //! steps of each server form a track; tracks run concurrently (or one after
-//! another, for deterministic transcripts). Every statement is retried
-//! `AKU_QUERY_RETRY_COUNT` times `AKU_QUERY_RETRY_DELAY_MSEC` apart and bounded
-//! by `AKU_QUERY_TIMEOUT` on the server and by a client-side deadline.
+//! another, for deterministic transcripts). A step holds the sessions of every
+//! server its operations touch, taken in ascending server order before any
+//! deadline is armed. Every statement is retried `AKU_QUERY_RETRY_COUNT` times
+//! `AKU_QUERY_RETRY_DELAY_MSEC` apart and bounded by `AKU_QUERY_TIMEOUT` on the
+//! server and by a client-side deadline.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, ErrorClass, Op, OpKind, Severity};
 use crate::config::Config;
 use crate::emit;
+use crate::lifecycle::error::{ProcedureError, StepFailure};
 use crate::lifecycle::events::EventSink;
 use crate::lifecycle::observe::Sessions;
 use crate::lifecycle::plan::{Phase, Plan, Step};
-use crate::lifecycle::state::Observation;
-use crate::lifecycle::{ProcedureError, StepFailure};
+use crate::lifecycle::port::{Backend, ErrorClass, Op, OpKind, Severity, Tolerance};
+use crate::lifecycle::sql::{Captures, Sql, Value};
 use crate::odbc::{DbError, Session};
 use crate::topology::{self, ServerId};
 
 const FUNC: &str = "akuExecute";
 
-/// Extra client-side time over `AKU_QUERY_TIMEOUT` before a silent server is given up.
-const CLIENT_GRACE: Duration = Duration::from_secs(30);
+/// Extra client-side time over a statement's own timeout before a silent server is given up.
+pub const CLIENT_GRACE: Duration = Duration::from_secs(30);
 
 /// How tracks of a phase are run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +47,9 @@ pub struct Executor {
     /// Set by SIGTERM/SIGINT: finish the current step, then stop.
     pub interrupted: Arc<AtomicBool>,
     /// Values captured by `Capture` operations, shared by all tracks.
-    pub vars: Arc<Mutex<HashMap<String, String>>>,
+    pub captures: Arc<Captures>,
+    /// Client-side time allowed over a statement's own timeout ([`CLIENT_GRACE`]).
+    pub client_grace: Duration,
 }
 
 impl std::fmt::Debug for Executor {
@@ -54,12 +58,31 @@ impl std::fmt::Debug for Executor {
     }
 }
 
+/// The sessions a step holds, by server.
+type Held<'a> = BTreeMap<ServerId, MutexGuard<'a, Box<dyn Session>>>;
+
+/// The client-side deadline of the operation a track is running, if any, and the
+/// host it waits for.
+type Deadline = Arc<Mutex<Option<(Instant, String)>>>;
+
 impl Executor {
+    /// An executor with no captured value yet and the default client grace.
+    pub fn new(
+        config: Arc<Config>,
+        backend: Arc<dyn Backend>,
+        sessions: Sessions,
+        sink: Arc<dyn EventSink>,
+        concurrency: Concurrency,
+        interrupted: Arc<AtomicBool>,
+    ) -> Executor {
+        Executor { config, backend, sessions, sink, concurrency, interrupted, captures: Arc::default(), client_grace: CLIENT_GRACE }
+    }
+
     /// Runs every phase of `plan`. The marker is not touched here.
-    pub fn run(&self, plan: &Plan, obs: &Arc<Observation>) -> Result<(), ProcedureError> {
+    pub fn run(&self, plan: &Plan) -> Result<(), ProcedureError> {
         for phase in &plan.phases {
             emit!(self.sink, Info, "akuRunPhase", None, None, "{}", phase.begin);
-            self.run_phase(phase, obs)?;
+            self.run_phase(phase)?;
             emit!(self.sink, Info, "akuRunPhase", None, None, "{}", phase.end);
             if self.interrupted.load(Ordering::SeqCst) {
                 return Err(ProcedureError::Interrupted);
@@ -68,7 +91,7 @@ impl Executor {
         Ok(())
     }
 
-    fn run_phase(&self, phase: &Phase, obs: &Arc<Observation>) -> Result<(), ProcedureError> {
+    fn run_phase(&self, phase: &Phase) -> Result<(), ProcedureError> {
         // Tracks in order of first appearance, each keeping its steps' order.
         let mut order: Vec<ServerId> = Vec::new();
         let mut tracks: BTreeMap<ServerId, Vec<Step>> = BTreeMap::new();
@@ -78,22 +101,16 @@ impl Executor {
             }
             tracks.entry(step.server).or_default().push(step.clone());
         }
-        let mut failures = Vec::new();
-        let mut interrupted = false;
-        let handles: Vec<_> = order
+        let handles: Vec<TrackHandle> = order
             .iter()
             .map(|server| {
-                let steps = tracks.remove(server).unwrap_or_default();
-                let handle = self.spawn_track(steps, Arc::clone(obs));
-                if self.concurrency == Concurrency::Sequential {
-                    let result = handle.wait();
-                    (*server, TrackHandle::Done(result))
-                } else {
-                    (*server, handle)
-                }
+                let handle = self.spawn_track(tracks.remove(server).unwrap_or_default());
+                if self.concurrency == Concurrency::Sequential { TrackHandle::Done(handle.wait()) } else { handle }
             })
             .collect();
-        for (_, handle) in handles {
+        let mut failures = Vec::new();
+        let mut interrupted = false;
+        for handle in handles {
             match handle.wait() {
                 Ok(()) => {}
                 Err(ProcedureError::Interrupted) => interrupted = true,
@@ -109,39 +126,52 @@ impl Executor {
         Ok(())
     }
 
-    fn spawn_track(&self, steps: Vec<Step>, obs: Arc<Observation>) -> TrackHandle {
-        let host = steps.first().map(|s| topology::host_of(&self.config, s.server)).unwrap_or_default();
+    fn spawn_track(&self, steps: Vec<Step>) -> TrackHandle {
         let (tx, rx) = mpsc::channel();
-        let deadline = Arc::new(Mutex::new(None::<Instant>));
-        let this = self.clone();
-        let track_deadline = Arc::clone(&deadline);
+        let deadline: Deadline = Arc::default();
+        let (this, track_deadline) = (self.clone(), Arc::clone(&deadline));
         std::thread::spawn(move || {
-            let result = this.run_track(&steps, &obs, &track_deadline);
-            let _ = tx.send(result);
+            let _ = tx.send(this.run_track(&steps, &track_deadline));
         });
-        TrackHandle::Running { rx, deadline, host }
+        TrackHandle::Running { rx, deadline }
     }
 
-    fn run_track(&self, steps: &[Step], obs: &Observation, deadline: &Mutex<Option<Instant>>) -> Result<(), ProcedureError> {
+    fn run_track(&self, steps: &[Step], deadline: &Deadline) -> Result<(), ProcedureError> {
         for step in steps {
             if self.interrupted.load(Ordering::SeqCst) {
                 return Err(ProcedureError::Interrupted);
             }
-            let repl = self.replication_of(step);
-            let mut failed = None;
-            for op in self.backend.expand(&self.config, obs, step) {
-                if failed.is_some() && !op.finally {
-                    continue;
-                }
-                if let Err(e) = self.run_op(&op, repl.as_deref(), deadline) {
-                    failed.get_or_insert(e);
-                }
-            }
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            self.run_step(step, deadline)?;
         }
         Ok(())
+    }
+
+    /// Runs one step: takes the sessions of every server its operations touch (in
+    /// ascending order), then runs the operations; after a failure only the
+    /// `finally` operations still run.
+    fn run_step(&self, step: &Step, deadline: &Deadline) -> Result<(), ProcedureError> {
+        let repl = self.replication_of(step);
+        let ops = self.backend.expand(&self.config, step);
+        let servers: BTreeSet<ServerId> = ops.iter().filter(|op| op.sql().is_some()).map(|op| op.server).collect();
+        let mut held = Held::new();
+        for server in servers {
+            let Some(session) = self.sessions.get(&server) else {
+                let sql = ops.iter().find(|o| o.server == server).and_then(Op::sql).map(Sql::template).unwrap_or_default();
+                emit!(self.sink, Error, FUNC, Some(server), repl.clone(), "{sql} not sent: no session to this server");
+                return Err(ProcedureError::NoSession { server, host: self.host(server), sql });
+            };
+            held.insert(server, session.lock().expect("session lock"));
+        }
+        let mut failed = None;
+        for op in &ops {
+            if failed.is_some() && !op.finally {
+                continue;
+            }
+            if let Err(e) = self.run_op(op, &mut held, repl.as_deref(), deadline) {
+                failed.get_or_insert(e);
+            }
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     fn replication_of(&self, step: &Step) -> Option<String> {
@@ -150,124 +180,160 @@ impl Executor {
         Some(pair.map_or_else(|| prefix.clone(), |pair| topology::replication_name(prefix, pair)))
     }
 
-    fn fill(&self, sql: &str) -> String {
-        let vars = self.vars.lock().expect("vars lock");
-        let mut out = sql.to_owned();
-        for (k, v) in vars.iter() {
-            out = out.replace(&format!("{{{k}}}"), v);
-        }
-        out
+    fn host(&self, server: ServerId) -> String {
+        topology::host_of(&self.config, server)
     }
 
-    fn run_op(&self, op: &Op, repl: Option<&str>, deadline: &Mutex<Option<Instant>>) -> Result<(), ProcedureError> {
-        let timeout_s = self.config.query_timeout_s;
-        match &op.kind {
+    fn note(&self, server: ServerId, repl: Option<&str>, severity: Severity, text: &str) {
+        match severity {
+            Severity::Info => emit!(self.sink, Info, FUNC, Some(server), repl.map(str::to_owned), "{text}"),
+            Severity::Warn => emit!(self.sink, Warn, FUNC, Some(server), repl.map(str::to_owned), "{text}"),
+        }
+    }
+
+    fn run_op(&self, op: &Op, held: &mut Held<'_>, repl: Option<&str>, deadline: &Deadline) -> Result<(), ProcedureError> {
+        let sql = match &op.kind {
             OpKind::Sleep { seconds } => {
-                std::thread::sleep(Duration::from_secs(u64::from(*seconds)));
+                self.sleep(Duration::from_secs(u64::from(*seconds)));
                 return Ok(());
             }
             OpKind::Skip { note, warn } => {
-                if *warn {
-                    emit!(self.sink, Warn, FUNC, Some(op.server), repl.map(str::to_owned), "{note}");
-                } else {
-                    emit!(self.sink, Info, FUNC, Some(op.server), repl.map(str::to_owned), "{note}");
-                }
+                self.note(op.server, repl, if *warn { Severity::Warn } else { Severity::Info }, note);
                 return Ok(());
             }
-            OpKind::WaitUntil { sql, what, progress_sql, timeout_s: wait_s } => {
-                let progress = progress_sql.as_deref().map(|p| self.fill(p));
-                let wait = Wait { sql: &self.fill(sql), what, progress_sql: progress.as_deref(), limit_s: *wait_s };
-                return self.wait_until(op, repl, &wait, deadline);
-            }
-            OpKind::Exec { .. } | OpKind::Capture { .. } => {}
-        }
-        let sql = self.fill(op.sql().unwrap_or_default());
-        if let Some(name) = unfilled_placeholder(&sql) {
-            // The statement that reads this value failed before: never send the text.
-            let error = DbError::new("HY000", 0, format!("the value {{{name}}} was not read (an earlier statement failed)"));
-            if op.finally {
-                emit!(self.sink, Warn, FUNC, Some(op.server), repl.map(str::to_owned), "Skipped: {sql} ({error})");
-                return Ok(());
-            }
-            return Err(self.failure(op.server, repl, &sql, error, ErrorClass::Other));
-        }
-        let session = self.session(op.server, &sql, repl)?;
-        let retries = self.config.query_retry_count;
-        let mut attempt = 0u32;
-        loop {
-            *deadline.lock().expect("deadline lock") = Some(Instant::now() + Duration::from_secs(u64::from(timeout_s)) + CLIENT_GRACE);
-            let result = {
-                let mut s = session.lock().expect("session lock");
-                match &op.kind {
-                    OpKind::Capture { var, .. } => s.query(&sql, timeout_s).map(|rows| {
-                        let value = rows.into_iter().next().and_then(|r| r.into_iter().next()).flatten().unwrap_or_default();
-                        self.vars.lock().expect("vars lock").insert(var.clone(), value);
-                    }),
-                    _ => s.execute(&sql, timeout_s),
+            OpKind::Exec { sql } | OpKind::Capture { sql, .. } | OpKind::WaitUntil { sql, .. } => sql,
+        };
+        let text = match sql.render(&self.captures) {
+            Ok(text) => text,
+            Err(var) => {
+                // The statement that reads this value failed before: never send the text.
+                let reason = "an earlier statement failed";
+                if op.finally {
+                    let note = format!("Skipped: {} (the value {var} was not read: {reason})", sql.template());
+                    self.note(op.server, repl, Severity::Warn, &note);
+                    return Ok(());
                 }
-            };
-            *deadline.lock().expect("deadline lock") = None;
-            let Err(error) = result else { return Ok(()) };
-            let class = self.backend.classify(&error);
-            if let Some(t) = op.tolerate.iter().find(|t| t.class == class) {
-                match t.severity {
-                    Severity::Info => emit!(self.sink, Info, FUNC, Some(op.server), repl.map(str::to_owned), "{} ({error})", t.note),
-                    Severity::Warn => emit!(self.sink, Warn, FUNC, Some(op.server), repl.map(str::to_owned), "{} ({error})", t.note),
-                }
-                return Ok(());
+                return Err(self.missing(op.server, repl, &var.to_string(), reason.to_owned()));
             }
-            if attempt >= retries || self.interrupted.load(Ordering::SeqCst) {
-                return Err(self.failure(op.server, repl, &sql, error, class));
+        };
+        let session = held.get_mut(&op.server).expect("the step holds a session to every server it touches");
+        match &op.kind {
+            OpKind::WaitUntil { what, progress, timeout_s, .. } => {
+                let progress = match progress.as_ref().map(|p| p.render(&self.captures)).transpose() {
+                    Ok(p) => p,
+                    Err(var) => return Err(self.missing(op.server, repl, &var.to_string(), "an earlier statement failed".into())),
+                };
+                let wait = Wait { sql: &text, what, progress: progress.as_deref(), limit_s: *timeout_s };
+                self.wait_until(op, session.as_mut(), repl, &wait, deadline)
             }
-            attempt += 1;
-            emit!(
-                self.sink,
-                Warn,
-                FUNC,
-                Some(op.server),
-                repl.map(str::to_owned),
-                "Statement failed, retry {attempt}/{retries} in {} ms: {sql} ({error})",
-                self.config.query_retry_delay_ms
-            );
-            std::thread::sleep(Duration::from_millis(u64::from(self.config.query_retry_delay_ms)));
+            OpKind::Capture { into, .. } => {
+                let rows = self.with_retries(op, session.as_mut(), repl, &text, deadline, |s, t| s.query(&text, t))?;
+                let Some(rows) = rows else { return Ok(()) };
+                let Some(found) = rows.first().and_then(|r| r.text(0)) else {
+                    return Err(self.missing(op.server, repl, &into.to_string(), format!("the query returned no value: {text}")));
+                };
+                let value = Value::parse(into.kind, found).map_err(|e| self.missing(op.server, repl, &into.to_string(), e))?;
+                self.captures.set(into, value);
+                Ok(())
+            }
+            _ => self.with_retries(op, session.as_mut(), repl, &text, deadline, |s, t| s.execute(&text, t)).map(|_| ()),
         }
     }
 
-    fn session(&self, server: ServerId, sql: &str, repl: Option<&str>) -> Result<&Arc<Mutex<Box<dyn Session>>>, ProcedureError> {
-        self.sessions.get(&server).ok_or_else(|| {
-            let error = DbError::new("08003", 0, "no session to this server: it was absent when the plan was decided");
-            self.failure(server, repl, sql, error, ErrorClass::Other)
-        })
+    /// Runs `call` with the retries and tolerances of `op`. `Ok(None)` means an
+    /// error the operation tolerates (logged).
+    fn with_retries<T>(
+        &self,
+        op: &Op,
+        session: &mut dyn Session,
+        repl: Option<&str>,
+        sql: &str,
+        deadline: &Deadline,
+        call: impl Fn(&mut dyn Session, u32) -> Result<T, DbError>,
+    ) -> Result<Option<T>, ProcedureError> {
+        let timeout_s = self.config.query_timeout_s;
+        let retries = self.config.query_retry_count;
+        let mut attempt = 0u32;
+        loop {
+            let result = self.bounded(deadline, op.server, timeout_s, || call(session, timeout_s));
+            let error = match result {
+                Ok(value) => return Ok(Some(value)),
+                Err(error) => error,
+            };
+            let class = self.backend.classify(&error);
+            if let Some(t) = tolerance(&op.tolerate, class) {
+                self.note(op.server, repl, t.severity, &format!("{} ({error})", t.note));
+                return Ok(None);
+            }
+            if attempt >= retries || self.interrupted.load(Ordering::SeqCst) {
+                return Err(self.failure(op.server, repl, sql, error, class));
+            }
+            attempt += 1;
+            let delay = self.config.query_retry_delay_ms;
+            let note = format!("Statement failed, retry {attempt}/{retries} in {delay} ms: {sql} ({error})");
+            self.note(op.server, repl, Severity::Warn, &note);
+            self.sleep(Duration::from_millis(u64::from(delay)));
+        }
+    }
+
+    /// Runs `call` with the track's client-side deadline armed (the call's own
+    /// timeout plus the client grace).
+    fn bounded<T>(&self, deadline: &Deadline, server: ServerId, timeout_s: u32, call: impl FnOnce() -> T) -> T {
+        let until = Instant::now() + Duration::from_secs(u64::from(timeout_s)) + self.client_grace;
+        *deadline.lock().expect("deadline lock") = Some((until, self.host(server)));
+        let result = call();
+        *deadline.lock().expect("deadline lock") = None;
+        result
+    }
+
+    /// Sleeps `duration`; a signal ends the sleep early.
+    fn sleep(&self, duration: Duration) {
+        let until = Instant::now() + duration;
+        while !self.interrupted.load(Ordering::SeqCst) {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
     }
 
     fn failure(&self, server: ServerId, repl: Option<&str>, sql: &str, error: DbError, class: ErrorClass) -> ProcedureError {
         emit!(self.sink, Error, FUNC, Some(server), repl.map(str::to_owned), "{sql} failed: {error}");
+        let replication = repl.map(str::to_owned);
         ProcedureError::StepFailed(Box::new(StepFailure {
             server,
-            host: topology::host_of(&self.config, server),
-            replication: repl.map(str::to_owned),
+            host: self.host(server),
+            replication,
             sql: sql.to_owned(),
             error,
             class,
         }))
     }
 
-    fn wait_until(&self, op: &Op, repl: Option<&str>, wait: &Wait<'_>, deadline: &Mutex<Option<Instant>>) -> Result<(), ProcedureError> {
+    fn missing(&self, server: ServerId, repl: Option<&str>, var: &str, reason: String) -> ProcedureError {
+        emit!(self.sink, Error, FUNC, Some(server), repl.map(str::to_owned), "The value {var} was not read: {reason}");
+        ProcedureError::MissingValue { server, host: self.host(server), var: var.to_owned(), reason }
+    }
+
+    fn wait_until(
+        &self,
+        op: &Op,
+        session: &mut dyn Session,
+        repl: Option<&str>,
+        wait: &Wait<'_>,
+        deadline: &Deadline,
+    ) -> Result<(), ProcedureError> {
         let (server, sql) = (op.server, wait.sql);
-        let session = self.session(server, sql, repl)?;
         let start = Instant::now();
         let limit = Duration::from_secs(u64::from(wait.limit_s));
         // Progress is reported on the first poll that is not done, then every 5 s.
         let mut last_progress: Option<Instant> = None;
         let poll_timeout = self.config.query_timeout_s.min(60);
         loop {
-            *deadline.lock().expect("deadline lock") = Some(Instant::now() + Duration::from_secs(u64::from(poll_timeout)) + CLIENT_GRACE);
-            let rows = session.lock().expect("session lock").query(sql, poll_timeout);
-            *deadline.lock().expect("deadline lock") = None;
+            let rows = self.bounded(deadline, server, poll_timeout, || session.query(sql, poll_timeout));
             let done = match rows {
-                Ok(rows) => {
-                    rows.first().and_then(|r| r.first()).cloned().flatten().is_some_and(|v| matches!(v.as_str(), "t" | "true" | "1"))
-                }
+                Ok(rows) => rows.first().is_some_and(|r| r.flag(0)),
                 Err(error) => {
                     let class = self.backend.classify(&error);
                     return Err(self.failure(server, repl, sql, error, class));
@@ -277,18 +343,26 @@ impl Executor {
                 return Ok(());
             }
             if start.elapsed() >= limit {
-                let error = DbError::new("57014", 0, format!("{}: not reached within {} s", wait.what, wait.limit_s));
-                if let Some(t) = op.tolerate.iter().find(|t| t.class == ErrorClass::FlushTimeout) {
-                    emit!(self.sink, Warn, FUNC, Some(server), repl.map(str::to_owned), "{} ({error})", t.note);
+                let message = format!("{}: not reached within {} s", wait.what, wait.limit_s);
+                if let Some(t) = tolerance(&op.tolerate, ErrorClass::FlushTimeout) {
+                    self.note(server, repl, t.severity, &format!("{} ({message})", t.note));
                     return Ok(());
                 }
-                return Err(self.failure(server, repl, sql, error, ErrorClass::FlushTimeout));
+                emit!(self.sink, Error, FUNC, Some(server), repl.map(str::to_owned), "{message}");
+                return Err(ProcedureError::WaitTimedOut {
+                    server,
+                    host: self.host(server),
+                    replication: repl.map(str::to_owned),
+                    what: wait.what.to_owned(),
+                    limit_s: wait.limit_s,
+                    sql: sql.to_owned(),
+                });
             }
-            if let Some(progress) = wait.progress_sql {
+            if let Some(progress) = wait.progress {
                 if last_progress.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
                     last_progress = Some(Instant::now());
-                    if let Ok(rows) = session.lock().expect("session lock").query(progress, poll_timeout) {
-                        let text = rows.first().and_then(|r| r.first()).cloned().flatten().unwrap_or_default();
+                    if let Ok(rows) = self.bounded(deadline, server, poll_timeout, || session.query(progress, poll_timeout)) {
+                        let text = rows.first().and_then(|r| r.text(0)).unwrap_or_default().to_owned();
                         emit!(self.sink, Info, "akuProgress", Some(server), repl.map(str::to_owned), "{}: {text}", wait.what);
                     }
                 }
@@ -300,32 +374,21 @@ impl Executor {
     }
 }
 
-/// The name of the first `{name}` placeholder left in `sql` (names are letters,
-/// digits, `_` and `.`; aku's SQL has no other braces).
-fn unfilled_placeholder(sql: &str) -> Option<&str> {
-    let mut rest = sql;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(after.len());
-        if len > 0 && after[len..].starts_with('}') {
-            return Some(&after[..len]);
-        }
-        rest = after;
-    }
-    None
+fn tolerance(tolerate: &[Tolerance], class: ErrorClass) -> Option<&Tolerance> {
+    tolerate.iter().find(|t| t.class == class)
 }
 
-/// The fields of a `WaitUntil` operation, with placeholders filled.
+/// The fields of a `WaitUntil` operation, with variables rendered.
 struct Wait<'a> {
     sql: &'a str,
     what: &'a str,
-    progress_sql: Option<&'a str>,
+    progress: Option<&'a str>,
     limit_s: u32,
 }
 
 /// A running (or finished) track.
 enum TrackHandle {
-    Running { rx: mpsc::Receiver<Result<(), ProcedureError>>, deadline: Arc<Mutex<Option<Instant>>>, host: String },
+    Running { rx: mpsc::Receiver<Result<(), ProcedureError>>, deadline: Deadline },
     Done(Result<(), ProcedureError>),
 }
 
@@ -335,15 +398,16 @@ impl TrackHandle {
     fn wait(self) -> Result<(), ProcedureError> {
         match self {
             TrackHandle::Done(result) => result,
-            TrackHandle::Running { rx, deadline, host } => loop {
+            TrackHandle::Running { rx, deadline } => loop {
                 match rx.recv_timeout(Duration::from_millis(200)) {
                     Ok(result) => return result,
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
                         return Err(ProcedureError::Internal("a step thread ended without a result".into()));
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {
-                        let passed = deadline.lock().expect("deadline lock").is_some_and(|d| Instant::now() > d);
-                        if passed {
+                        let passed =
+                            deadline.lock().expect("deadline lock").as_ref().filter(|(d, _)| Instant::now() > *d).map(|(_, h)| h.clone());
+                        if let Some(host) = passed {
                             return Err(ProcedureError::ServerSilent { host });
                         }
                     }
@@ -354,13 +418,5 @@ impl TrackHandle {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::unfilled_placeholder;
-
-    #[test]
-    fn placeholders_left_in_sql_are_found() {
-        assert_eq!(unfilled_placeholder("ALTER SYSTEM SET X = {server2.REPLICATION_DDL_ENABLE}"), Some("server2.REPLICATION_DDL_ENABLE"));
-        assert_eq!(unfilled_placeholder("SELECT '{}', '{ x }'"), None);
-        assert_eq!(unfilled_placeholder("ALTER SYSTEM SET X = 0"), None);
-    }
-}
+#[path = "execute_tests.rs"]
+mod tests;

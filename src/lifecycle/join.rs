@@ -4,11 +4,10 @@
 //!
 //! A join: create what is missing, truncate, have every reachable peer's side of
 //! its pair with the joiner start from scratch, then copy from exactly one source.
-//! On backends that support it (PostgreSQL) every other running peer is
+//! On backends with bookmarks (PostgreSQL) every other running peer is
 //! bookmarked before the copy and linked from its bookmark after it, so writes on
 //! those peers during the copy are neither lost nor duplicated.
 
-use crate::config::BackendKind;
 use crate::lifecycle::decide::{Ctx, PhaseList, Refusal};
 use crate::lifecycle::plan::{Action, MarkerChange, Plan, Procedure, Step, messages};
 use crate::topology::{self, Pair, ServerId};
@@ -18,7 +17,7 @@ impl Ctx<'_> {
     pub(super) fn join(&self, source: ServerId, procedure: Procedure, announcement: &'static str) -> Plan {
         let joiner = self.me;
         let source_pair = Pair::new(source, joiner);
-        let bookmarks = self.config.backend == BackendKind::Postgresql;
+        let bookmarks = self.caps.bookmarks;
         let running: Vec<ServerId> = self.obs.reachable_peers().into_iter().filter(|&k| k != source).collect();
         let mut phases = PhaseList::default();
 
@@ -79,7 +78,7 @@ impl Ctx<'_> {
         let (mut start, mut link, mut last) = (Vec::new(), Vec::new(), Vec::new());
         for group in self.groups() {
             start.push(Self::step(joiner, Action::Start { group, pair: source_pair, peer_present: true }));
-            if bookmarks {
+            if !self.caps.sync_starts_source {
                 // The source's side of the pair (this pod's own "sender") starts last:
                 // its existence marks the join complete (see `slave_start`).
                 last.push(Self::step(source, Action::Start { group, pair: source_pair, peer_present: true }));
@@ -123,7 +122,7 @@ impl Ctx<'_> {
                 let s = self.local(g, pair);
                 s.exists && !(s.live() && s.ready && s.sending)
             })
-            && self.obs.server(source).is_some_and(|st| self.groups().all(|g| !st.replication(&self.name(g, pair)).live()));
+            && self.obs.server(source).is_some_and(|st| self.groups().all(|g| !st.replication(g, pair).live()));
         if !failed && !unfinished {
             return not("The MASTER server is not detected to have failed (no reachable SLAVE holds replication \
                         that the MASTER lost); use aku -p start"
@@ -138,7 +137,7 @@ impl Ctx<'_> {
         }
         // After an interrupted recovery the source's side is reset on purpose (and, on
         // PostgreSQL, bookmarks may have made other slaves' sides live again).
-        if failed && !unfinished && !self.groups().all(|g| state.replication(&self.name(g, pair)).live()) {
+        if failed && !unfinished && !self.groups().all(|g| state.replication(g, pair).live()) {
             return not(format!(
                 "Pod {source} ({host}) does not hold live replication with the MASTER: choose a SLAVE that was running with it"
             ));

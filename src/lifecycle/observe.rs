@@ -7,12 +7,12 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::backend::Backend;
 use crate::config::Config;
 use crate::emit;
 use crate::lifecycle::ProcedureError;
 use crate::lifecycle::events::EventSink;
-use crate::lifecycle::state::{Absence, Observation, PeerState};
+use crate::lifecycle::port::{Absence, Backend, Connector};
+use crate::lifecycle::state::{Observation, PeerState};
 use crate::odbc::Session;
 use crate::topology::{self, ServerId};
 
@@ -21,14 +21,6 @@ pub type SharedSession = Arc<Mutex<Box<dyn Session>>>;
 
 /// Open sessions by server.
 pub type Sessions = BTreeMap<ServerId, SharedSession>;
-
-/// Opens sessions. The real connector resolves the name under a deadline and
-/// connects through ODBC; tests script it.
-pub trait Connector: Send + Sync {
-    /// Connects to `server` at `host`, or says why it is absent. Must return
-    /// within a bounded time (name resolution and login are both bounded).
-    fn connect(&self, server: ServerId, host: &str) -> Result<Box<dyn Session>, Absence>;
-}
 
 /// Client-side deadline for connecting to and observing one peer.
 pub const PEER_DEADLINE: Duration = Duration::from_secs(30);
@@ -163,20 +155,17 @@ pub fn warn_orphans(config: &Config, obs: &Observation, sink: &dyn EventSink) {
     servers.extend(obs.reachable_peers());
     for server in servers {
         let Some(state) = obs.server(server) else { continue };
-        for (name, repl) in &state.replications {
-            let Some(peer) = topology::pairs_of(server, config.server_count).into_iter().find_map(|pair| {
-                config.groups.iter().any(|g| &topology::replication_name(&g.prefix, pair) == name).then(|| pair.other(server))
-            }) else {
-                continue;
-            };
+        for (key, repl) in &state.replications {
+            let peer = key.pair.other(server);
             if repl.live() && !obs.reachable(peer) {
-                let retained = state.retained_bytes.get(name).map_or_else(|| "log".to_owned(), |b| format!("{b} bytes of log"));
+                let name = topology::replication_name(&config.groups[key.group].prefix, key.pair);
+                let retained = state.retained_bytes.get(key).map_or_else(|| "log".to_owned(), |b| format!("{b} bytes of log"));
                 emit!(
                     sink,
                     Warn,
                     "akuObserve",
                     Some(server),
-                    Some(name.clone()),
+                    Some(name),
                     "Pod {peer} is absent but this replication was not reset: {retained} retained for it. \
                      If the pod is gone for good, run aku -p reset --peer {peer}."
                 );

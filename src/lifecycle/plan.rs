@@ -1,17 +1,18 @@
 //! A plan: the procedure the *decide* stage chose and its ordered phases of
 //! steps, in domain words. Backends turn each step into SQL
-//! ([`crate::backend::Backend::expand`]); the *execute* stage runs them.
+//! ([`crate::lifecycle::port::Backend::expand`]); the *execute* stage runs them.
 //!
-//! Ordering rules: phases run one after another; within a phase, steps on
-//! different servers run concurrently and steps on the same server run in order.
-
-use serde::Serialize;
+//! Ordering rules: phases run one after another; within a phase, the steps of
+//! each server form a track, tracks run concurrently and a track's steps run in
+//! order. A step may also touch other servers (its expansion names them): the
+//! executor then holds the sessions of every server the step touches, taken in
+//! ascending server order, for the whole step, so that no other step's
+//! statements interleave with it on any of them.
 
 use crate::topology::{Pair, ServerId};
 
 /// The procedure chosen for this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Procedure {
     /// `start` on the master pod (spec 5.1).
     MasterStart,
@@ -45,8 +46,7 @@ impl Procedure {
 }
 
 /// How a FLUSH waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlushWait {
     /// `FLUSH ALL`: until everything logged so far is sent (bounded by `AKU_QUERY_TIMEOUT`).
     All,
@@ -55,7 +55,7 @@ pub enum FlushWait {
 }
 
 /// One step: what to do, and the server whose replication it concerns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub server: ServerId,
     pub action: Action,
@@ -63,9 +63,11 @@ pub struct Step {
 
 /// The domain actions a backend knows how to perform. `group` indexes
 /// [`crate::config::Config::groups`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// Create the group-level objects of `server` before the group's first pair
+    /// (PostgreSQL: the publication). Planned only for backends with group objects.
+    CreateGroup { group: usize },
     /// Create the replication object of `pair` on `server` (skip if it exists).
     Create { group: usize, pair: Pair },
     /// Start the replication of `pair` on `server`. `peer_present` tells whether
@@ -93,7 +95,7 @@ pub enum Action {
     /// Drop the replication object of `pair` on `server`.
     Drop { group: usize, pair: Pair },
     /// Drop the group-level objects of `server` once none of its pairs remain
-    /// (PostgreSQL: the publication; nothing on Altibase).
+    /// (PostgreSQL: the publication). Planned only for backends with group objects.
     DropGroup { group: usize },
     /// Empty the group's target tables on `server`, without replicating the deletion.
     Truncate { group: usize },
@@ -114,9 +116,11 @@ impl Action {
             | Action::Stop { group, pair }
             | Action::Reset { group, pair }
             | Action::Drop { group, pair } => Some((*group, Some(*pair))),
-            Action::Bookmark { group, .. } | Action::Link { group, .. } | Action::DropGroup { group } | Action::Truncate { group } => {
-                Some((*group, None))
-            }
+            Action::Bookmark { group, .. }
+            | Action::Link { group, .. }
+            | Action::CreateGroup { group }
+            | Action::DropGroup { group }
+            | Action::Truncate { group } => Some((*group, None)),
             Action::OpenForApplications | Action::Delay { .. } => None,
         }
     }
@@ -124,7 +128,7 @@ impl Action {
 
 /// A phase: steps that may run concurrently across servers, framed by the log
 /// lines of the original (`Flush replications.` / `Replication flush has ended.`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phase {
     pub begin: &'static str,
     pub end: &'static str,
@@ -132,8 +136,7 @@ pub struct Phase {
 }
 
 /// What happens to `/tmp/aku_start_completed` after the last phase succeeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MarkerChange {
     Write,
     Remove,
@@ -142,7 +145,7 @@ pub enum MarkerChange {
 }
 
 /// The decided procedure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub procedure: Procedure,
     /// The first log line (`Start as MASTER Pod.`, ...).

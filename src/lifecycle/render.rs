@@ -1,21 +1,21 @@
 //! Renders a plan as text for `--dry-run`: phase by phase, server by server, the
-//! exact SQL each server would receive (placeholders such as `{g0.peer1.bookmark_lsn}`
-//! stand for values read while the plan runs).
+//! exact SQL each server would receive (variables such as
+//! `{server1.aku_rep_12.bookmark_lsn}` stand for values read while the plan runs).
 
 use std::fmt::Write as _;
 
-use crate::backend::{Backend, Op, OpKind};
 use crate::config::Config;
-use crate::lifecycle::{MarkerChange, Observation, Plan};
+use crate::lifecycle::port::{Backend, Op, OpKind};
+use crate::lifecycle::{MarkerChange, Observation, PeerState, Plan};
 use crate::topology::{self, ServerId};
 
 /// One operation as a line (or lines) of SQL text with `;`.
 pub fn op_text(op: &Op) -> String {
     match &op.kind {
-        OpKind::Exec { sql } => format!("{sql};"),
-        OpKind::Capture { sql, var } => format!("{sql};  -- keeps {{{var}}}"),
+        OpKind::Exec { sql } => format!("{};", sql.template()),
+        OpKind::Capture { sql, into } => format!("{};  -- keeps {into}", sql.template()),
         OpKind::WaitUntil { sql, what, timeout_s, .. } => {
-            format!("-- wait until {what} (at most {timeout_s} s), polling:\n{sql};")
+            format!("-- wait until {what} (at most {timeout_s} s), polling:\n{};", sql.template())
         }
         OpKind::Sleep { seconds } => format!("-- sleep {seconds} s"),
         OpKind::Skip { note, .. } => format!("-- nothing to run: {note}"),
@@ -29,8 +29,8 @@ pub fn render_plan(config: &Config, backend: &dyn Backend, obs: &Observation, pl
     let _ = writeln!(out, "Plan: {} on server {me} ({})", plan.procedure.title(), topology::host_of(config, me));
     for (id, peer) in &obs.peers {
         let what = match peer {
-            crate::lifecycle::PeerState::Reachable(_) => "reachable".to_owned(),
-            crate::lifecycle::PeerState::Absent(a) => format!("absent ({})", a.detail()),
+            PeerState::Reachable(_) => "reachable".to_owned(),
+            PeerState::Absent(a) => format!("absent ({})", a.detail()),
         };
         let _ = writeln!(out, "  peer {id} ({}): {what}", topology::host_of(config, *id));
     }
@@ -38,7 +38,7 @@ pub fn render_plan(config: &Config, backend: &dyn Backend, obs: &Observation, pl
         let _ = writeln!(out, "\nPhase {}: {}", n + 1, phase.begin);
         let mut current: Option<ServerId> = None;
         for step in &phase.steps {
-            for op in backend.expand(config, obs, step) {
+            for op in backend.expand(config, step) {
                 if current != Some(op.server) {
                     current = Some(op.server);
                     let _ = writeln!(out, "  -- on server {} ({})", op.server, topology::host_of(config, op.server));

@@ -5,12 +5,20 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use crate::lifecycle::port::Absence;
+use crate::topology::{Pair, ServerId};
 
-use crate::topology::ServerId;
+/// A replication object of a server: its group (index into
+/// [`crate::config::Config::groups`]) and its pair. The name is
+/// `topology::replication_name(prefix, pair)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReplKey {
+    pub group: usize,
+    pub pair: Pair,
+}
 
-/// The state of one replication object (by name) on one server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// The state of one replication object on one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReplicationState {
     /// The object exists (Altibase: a `SYS_REPLICATIONS_` row; PostgreSQL: the subscription).
     pub exists: bool,
@@ -40,55 +48,34 @@ impl ReplicationState {
 }
 
 /// What one reachable server holds.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServerState {
-    /// Every aku replication name of this server's pairs (all groups), present or not.
-    pub replications: BTreeMap<String, ReplicationState>,
+    /// Every aku replication of this server's pairs (all groups), present or not.
+    pub replications: BTreeMap<ReplKey, ReplicationState>,
     /// Log retained for the peer of a replication, in bytes, where the backend can
     /// tell (PostgreSQL: the slot's distance from the current WAL position).
-    pub retained_bytes: BTreeMap<String, i64>,
+    pub retained_bytes: BTreeMap<ReplKey, i64>,
     /// Backend preconditions that are not met (missing table, no primary key,
     /// `wal_level`), each a complete sentence. Any of them refuses a procedure.
     pub problems: Vec<String>,
 }
 
 impl ServerState {
-    /// The state of `name` (missing when the server does not have it).
-    pub fn replication(&self, name: &str) -> ReplicationState {
-        self.replications.get(name).copied().unwrap_or(ReplicationState::MISSING)
-    }
-}
-
-/// Why a peer is absent. Absence is a normal outcome (not created yet, or gone).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "reason", content = "detail", rename_all = "snake_case")]
-pub enum Absence {
-    /// The name does not resolve (the pod does not exist).
-    NotResolved(String),
-    /// The name resolves but the server refused or failed the connection.
-    ConnectFailed(String),
-    /// The name resolves but nothing answered within the deadline.
-    Unanswered(String),
-}
-
-impl Absence {
-    pub fn detail(&self) -> &str {
-        match self {
-            Absence::NotResolved(d) | Absence::ConnectFailed(d) | Absence::Unanswered(d) => d,
-        }
+    /// The state of the replication of `pair` in `group` (missing when the server does not have it).
+    pub fn replication(&self, group: usize, pair: Pair) -> ReplicationState {
+        self.replications.get(&ReplKey { group, pair }).copied().unwrap_or(ReplicationState::MISSING)
     }
 }
 
 /// A peer as observed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerState {
     Reachable(ServerState),
     Absent(Absence),
 }
 
 /// Everything the *decide* stage needs to know.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     /// This pod's server ID.
     pub me: ServerId,

@@ -26,7 +26,7 @@ fn to_db_error(error: &odbc_api::Error) -> DbError {
             native: record.native_error,
             message: String::from_utf8_lossy(&record.message).into_owned(),
         },
-        other => DbError::new("HY000", 0, other.to_string()),
+        other => DbError::new("", 0, other.to_string()),
     }
 }
 
@@ -64,7 +64,7 @@ impl Session for OdbcSession {
                 let not_null = row.get_text(col, &mut buf).map_err(|e| to_db_error(&e))?;
                 out.push(not_null.then(|| String::from_utf8_lossy(&buf).into_owned()));
             }
-            rows.push(out);
+            rows.push(Row(out));
         }
         Ok(rows)
     }

@@ -1,17 +1,17 @@
 //! Engine harness for transcripts: a scripted observation, a recording session
-//! per reachable server, the real decide and execute stages, and a text rendering
-//! of what every server received plus the log lines.
+//! per reachable server, the production runner (`lifecycle::run_observed`), and a
+//! text rendering of what every server received plus the log lines and outcome.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use aku::backend::{self, Backend};
+use aku::backend;
 use aku::config::{BackendKind, Config, EnvOverrides, ReplicationGroup, ReplicationItem, Syntax};
 use aku::lifecycle::{
-    self, Absence, CollectingSink, Concurrency, EventSink, Executor, Intent, MarkerChange, Observation, PeerState, ReplicationState,
-    ServerState, Sessions,
+    self, Absence, Backend, CollectingSink, Concurrency, EventSink, Intent, MarkerChange, Observation, Outcome, PeerState, ReplKey,
+    ReplicationState, Run, RunError, ServerState, Sessions,
 };
 use aku::odbc::recording::{Recording, RecordingSession, Responder};
 use aku::odbc::{DbError, Row, Session};
@@ -106,10 +106,9 @@ impl Scenario {
 
     fn server_state(&self, id: u8) -> ServerState {
         let mut state = ServerState::default();
-        for g in &self.config.groups {
+        for group in 0..self.config.groups.len() {
             for (&peer, &obj) in &self.servers[&id] {
-                let name = topology::replication_name(&g.prefix, Pair::new(ServerId(id), ServerId(peer)));
-                state.replications.insert(name, obj.state());
+                state.replications.insert(ReplKey { group, pair: Pair::new(ServerId(id), ServerId(peer)) }, obj.state());
             }
         }
         state
@@ -132,11 +131,14 @@ impl Scenario {
     }
 }
 
+/// The marker path transcripts show.
+const MARKER: &str = "/tmp/aku_start_completed";
+
 /// Scripted answers: captures and waits succeed with fixed values; an Altibase
 /// START towards a server that is not reachable fails with 0x6100D.
-fn responder(reachable: Vec<u8>) -> Responder {
-    Arc::new(move |server: ServerId, sql: &str| -> Result<Vec<Row>, DbError> {
-        let one = |v: &str| Ok(vec![vec![Some(v.to_owned())]]);
+fn responder(reachable: Vec<u8>) -> Responder<ServerId> {
+    Arc::new(move |server: &ServerId, sql: &str| -> Result<Vec<Row>, DbError> {
+        let one = |v: &str| Ok(vec![Row::new(vec![Some(v.to_owned())])]);
         if sql.starts_with("ALTER REPLICATION") && sql.ends_with(" START") {
             let name = sql.split_whitespace().nth(2).unwrap_or_default();
             let digits: Vec<u8> = name.rsplit('_').next().unwrap_or_default().bytes().map(|b| b - b'0').collect();
@@ -157,15 +159,17 @@ fn responder(reachable: Vec<u8>) -> Responder {
         if sql.contains("remote_lsn") {
             return one(&format!("0/{}900", server.0 + 5));
         }
-        if sql.contains("SELECT coalesce(") && sql.contains("oid FROM pg_subscription") && sql.contains("::text, '')") {
+        if sql.contains("SELECT coalesce(") && sql.contains("oid FROM pg_subscription") && sql.contains("0::oid)") {
             return one("16400");
         }
-        Ok(vec![vec![Some("t".to_owned())]])
+        Ok(vec![Row::new(vec![Some("t".to_owned())])])
     })
 }
 
-/// Runs `intent` on the scenario and renders the transcript: the scenario, the
-/// plan's outcome, each server's statements in order, and the log lines.
+/// Runs `intent` on the scenario through the production runner
+/// (`lifecycle::run_observed`: orphan warnings, decide, execute, marker, exit code)
+/// and renders the transcript: the scenario, the procedure, each server's
+/// statements in order, the log lines and the outcome.
 pub fn transcript(scenario: &Scenario, intent: Intent) -> String {
     let config = Arc::new(scenario.config.clone());
     let backend: Arc<dyn Backend> = backend::for_config(&config, None);
@@ -186,15 +190,16 @@ pub fn transcript(scenario: &Scenario, intent: Intent) -> String {
             .collect();
         let _ = writeln!(out, "# server {id} reachable: {}", desc.join(" "));
     }
-    let marker = "/tmp/aku_start_completed";
-    let plan = match lifecycle::decide(&config, intent, &obs, marker) {
-        Ok(plan) => plan,
-        Err(refusal) => {
-            let _ = writeln!(out, "\nREFUSED (exit code {}): {refusal}\n\nNo statement was sent to any server.", refusal.exit_code());
-            return out;
-        }
-    };
-    let _ = writeln!(out, "# procedure: {}\n", plan.procedure.title());
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let marker_path = dir.path().join("aku_start_completed");
+    if scenario.marker {
+        std::fs::write(&marker_path, "").expect("marker written");
+    }
+    let redact = |text: String| text.replace(&marker_path.display().to_string(), MARKER);
+    // The title only: the runner decides again, on the same observation.
+    if let Ok(plan) = lifecycle::decide(&config, backend.capabilities(), intent, &obs, MARKER) {
+        let _ = writeln!(out, "# procedure: {}\n", plan.procedure.title());
+    }
 
     let recording = Recording::default();
     let reachable: Vec<u8> = scenario.servers.keys().copied().collect();
@@ -202,39 +207,50 @@ pub fn transcript(scenario: &Scenario, intent: Intent) -> String {
     let mut sessions = Sessions::new();
     for id in &reachable {
         let session: Box<dyn Session> =
-            Box::new(RecordingSession { server: ServerId(*id), recording: recording.clone(), responder: Arc::clone(&respond) });
+            Box::new(RecordingSession { key: ServerId(*id), recording: recording.clone(), responder: Arc::clone(&respond) });
         sessions.insert(ServerId(*id), Arc::new(Mutex::new(session)));
     }
     let sink = Arc::new(CollectingSink::default());
-    let executor = Executor {
+    let run = Run {
         config: Arc::clone(&config),
         backend,
-        sessions,
-        sink: Arc::clone(&sink) as Arc<dyn EventSink>,
-        concurrency: Concurrency::Sequential,
+        intent,
+        marker: marker_path.clone(),
+        dry_run: false,
         interrupted: Arc::new(AtomicBool::new(false)),
-        vars: Arc::new(Mutex::new(HashMap::new())),
+        concurrency: Concurrency::Sequential,
+        sink: Arc::clone(&sink) as Arc<dyn EventSink>,
     };
-    let result = executor.run(&plan, &Arc::new(obs));
-    out.push_str(&recording.render(|s| topology::host_of(&config, s)));
-    let _ = writeln!(out, "-- log");
-    let _ = writeln!(out, "[INFO][akuRun][-][-] {}", plan.announcement);
-    for e in sink.events() {
-        let _ = writeln!(out, "{}", e.transcript_line(&config.sts_name));
+    let result = lifecycle::run_observed(&run, &obs, sessions);
+    if let Err(RunError::Refused(refusal)) = &result {
+        let _ = writeln!(
+            out,
+            "\nREFUSED (exit code {}): {}\n\nNo statement was sent to any server.",
+            refusal.exit_code(),
+            redact(refusal.to_string())
+        );
+        assert!(recording.0.lock().unwrap().is_empty(), "a refusal sends nothing");
+        return out;
     }
-    match (result, plan.marker) {
-        (Err(e), _) => {
-            let _ = writeln!(out, "FAILED: {e}");
+    out.push_str(&recording.render(|s| format!("server {s} ({})", topology::host_of(&config, *s))));
+    let _ = writeln!(out, "-- log");
+    for e in sink.events() {
+        let _ = writeln!(out, "{}", redact(e.transcript_line(&config.sts_name)));
+    }
+    let marker_now = marker_path.exists();
+    match result {
+        Err(e) => {
+            let _ = writeln!(out, "FAILED (exit code {}): {}", e.exit_code(), redact(e.to_string()));
         }
-        (Ok(()), MarkerChange::Write) => {
-            let _ = writeln!(out, "-- then: create {marker}");
+        Ok(Outcome::Completed { code, marker }) => {
+            let change = match marker {
+                MarkerChange::Write => format!("create {MARKER}"),
+                MarkerChange::Remove => format!("remove {MARKER}"),
+                MarkerChange::Keep => format!("{MARKER} left as it is"),
+            };
+            let _ = writeln!(out, "-- then: {change} (exit code {code}; marker now {})", if marker_now { "present" } else { "absent" });
         }
-        (Ok(()), MarkerChange::Remove) => {
-            let _ = writeln!(out, "-- then: remove {marker}");
-        }
-        (Ok(()), MarkerChange::Keep) => {
-            let _ = writeln!(out, "-- then: {marker} left as it is");
-        }
+        Ok(Outcome::Planned { .. }) => unreachable!("not a dry run"),
     }
     out
 }
@@ -245,8 +261,8 @@ pub fn status_transcript(backend: BackendKind) -> String {
     let config = config(backend);
     let b = backend::for_config(&config, None);
     let recording = Recording::default();
-    let respond: Responder = Arc::new(|server: ServerId, _sql: &str| {
-        let row = |v: &[&str]| v.iter().map(|x| (!x.is_empty()).then(|| (*x).to_owned())).collect::<Row>();
+    let respond: Responder<ServerId> = Arc::new(|server: &ServerId, _sql: &str| {
+        let row = |v: &[&str]| Row::new(v.iter().map(|x| (!x.is_empty()).then(|| (*x).to_owned())).collect());
         Ok(match server.0 {
             0 => vec![
                 row(&["AKU_REP_01", "1", "1234", "1", "2048"]),
@@ -264,7 +280,7 @@ pub fn status_transcript(backend: BackendKind) -> String {
     for id in 0..config.server_count {
         let server = ServerId(id);
         let answer = if id < 2 {
-            let mut session = RecordingSession { server, recording: recording.clone(), responder: Arc::clone(&respond) };
+            let mut session = RecordingSession { key: server, recording: recording.clone(), responder: Arc::clone(&respond) };
             Ok(b.status(&config, server, &mut session).unwrap())
         } else {
             Err(Absence::NotResolved(format!("{} does not resolve", topology::host_of(&config, server))))
@@ -273,7 +289,7 @@ pub fn status_transcript(backend: BackendKind) -> String {
     }
     let own = Some(aku::status::OwnPod { server: ServerId(1), marker_present: true });
     let report = aku::status::build(&config, &answers, own, aku::status::DEFAULT_LAG_THRESHOLD);
-    let mut out = recording.render(|s| topology::host_of(&config, s));
+    let mut out = recording.render(|s| format!("server {s} ({})", topology::host_of(&config, *s)));
     out.push_str("-- report\n");
     out.push_str(&aku::status::render_text(&report));
     out

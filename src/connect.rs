@@ -7,9 +7,8 @@ use std::net::ToSocketAddrs;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, Target};
 use crate::config::{Config, Secret};
-use crate::lifecycle::{Absence, Connector};
+use crate::lifecycle::port::{Absence, Backend, Connector, Target};
 use crate::odbc::{Session, real};
 use crate::topology::ServerId;
 
@@ -52,7 +51,7 @@ pub fn resolve(host: &str, port: u16, deadline: Duration) -> Result<String, Abse
 impl Connector for OdbcConnector {
     fn connect(&self, server: ServerId, host: &str) -> Result<Box<dyn Session>, Absence> {
         let address = resolve(host, self.config.port_no, DNS_DEADLINE)?;
-        let mut target = Target { server, host: host.to_owned(), address, privileged: false };
+        let mut target = Target { server, host: host.to_owned(), address, privileged: false, login_timeout_s: LOGIN_TIMEOUT_S };
         let login = |target: &Target| {
             let started = Instant::now();
             let cs = self.backend.connection_string(&self.config, target, self.password.expose());

@@ -1,0 +1,125 @@
+//! PostgreSQL catalog reads: the replication state of a server for the *observe*
+//! stage (`pg_subscription`, `pg_subscription_rel`, `pg_replication_slots`,
+//! `pg_replication_origin_status`) and the per-pair status of `aku -s`.
+
+use crate::config::Config;
+use crate::lifecycle::port::PairStatus;
+use crate::lifecycle::state::{ReplKey, ReplicationState, ServerState};
+use crate::odbc::{DbError, Row, Session};
+use crate::topology::{self, ServerId};
+
+use super::preconditions::problems;
+use super::sql::lit;
+
+/// Every replication of `server`: its key, folded name and number of tables.
+fn objects(config: &Config, server: ServerId) -> Vec<(ReplKey, String, usize)> {
+    let mut out = Vec::new();
+    for (group, g) in config.groups.iter().enumerate() {
+        for pair in topology::pairs_of(server, config.server_count) {
+            out.push((ReplKey { group, pair }, topology::replication_name(&g.prefix, pair).to_ascii_lowercase(), g.items.len()));
+        }
+    }
+    out
+}
+
+fn find<'a>(rows: &'a [Row], name: &str) -> Option<&'a Row> {
+    rows.iter().find(|r| r.text(0) == Some(name))
+}
+
+/// The replication state of `server`, with its preconditions.
+pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Session) -> Result<ServerState, DbError> {
+    let t = config.query_timeout_s;
+    let objects = objects(config, server);
+    let list: Vec<String> = objects.iter().map(|(_, n, _)| lit(n)).collect();
+    let list = list.join(", ");
+    let subs = session.query(
+        &format!(
+            "SELECT s.subname, s.subenabled, \
+             (SELECT count(*) FROM pg_subscription_rel r WHERE r.srsubid = s.oid), \
+             (SELECT count(*) FROM pg_subscription_rel r WHERE r.srsubid = s.oid AND r.srsubstate = 'r'), \
+             coalesce((SELECT o.remote_lsn <> '0/0' FROM pg_replication_origin_status o WHERE o.external_id = 'pg_' || s.oid), false) \
+             FROM pg_subscription s WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND s.subname IN ({list})"
+        ),
+        t,
+    )?;
+    let slots = session.query(
+        &format!(
+            "SELECT slot_name, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint \
+             FROM pg_replication_slots WHERE slot_name IN ({list})"
+        ),
+        t,
+    )?;
+    let mut state = ServerState { problems: problems(config, server, session)?, ..ServerState::default() };
+    for (key, n, tables) in objects {
+        let slot = find(&slots, &n);
+        let has_slot = slot.is_some();
+        if let Some(bytes) = slot.and_then(|r| r.int(1)) {
+            state.retained_bytes.insert(key, bytes);
+        }
+        let repl = match find(&subs, &n) {
+            None => ReplicationState { reset: !has_slot, sending: has_slot, ..ReplicationState::MISSING },
+            Some(r) => {
+                let count = |i: usize| r.int(i).and_then(|v| usize::try_from(v).ok()).unwrap_or(0);
+                ReplicationState {
+                    exists: true,
+                    started: r.flag(1),
+                    reset: !has_slot && !r.flag(4),
+                    sending: has_slot,
+                    ready: count(2) == tables && count(3) == tables,
+                }
+            }
+        };
+        state.replications.insert(key, repl);
+    }
+    Ok(state)
+}
+
+/// One row per replication name in `values` (`('name'), ...`): subscription
+/// exists/enabled/running, slot present, origin progress, unconfirmed and retained
+/// bytes of the local slot, replay lag (s) of the peer's walsender, error counters.
+pub fn status_sql(values: &str) -> String {
+    format!(
+        "SELECT n.name, s.oid IS NOT NULL, coalesce(s.subenabled, false), \
+         EXISTS (SELECT 1 FROM pg_stat_subscription st WHERE st.subid = s.oid AND st.pid IS NOT NULL), \
+         sl.slot_name IS NOT NULL, \
+         coalesce((SELECT o.remote_lsn <> '0/0' FROM pg_replication_origin_status o WHERE o.external_id = 'pg_' || s.oid), false), \
+         pg_wal_lsn_diff(pg_current_wal_lsn(), sl.confirmed_flush_lsn)::bigint, \
+         (SELECT round(extract(epoch FROM r.replay_lag)::numeric, 3) FROM pg_stat_replication r WHERE r.application_name = n.name LIMIT 1), \
+         pg_wal_lsn_diff(pg_current_wal_lsn(), sl.restart_lsn)::bigint, \
+         (SELECT format('apply errors %s, sync errors %s, conflicts %s', ss.apply_error_count, ss.sync_error_count, \
+                 (SELECT coalesce(sum(e.value::bigint), 0) FROM jsonb_each_text(to_jsonb(ss)) e WHERE e.key LIKE 'confl\\_%')) \
+            FROM pg_stat_subscription_stats ss WHERE ss.subid = s.oid) \
+         FROM (VALUES {values}) AS n(name) \
+         LEFT JOIN pg_subscription s ON s.subname = n.name \
+         AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         LEFT JOIN pg_replication_slots sl ON sl.slot_name = n.name"
+    )
+}
+
+/// The status of every replication of `server`.
+pub(super) fn status(config: &Config, server: ServerId, session: &mut dyn Session) -> Result<Vec<PairStatus>, DbError> {
+    let objects = objects(config, server);
+    let values: Vec<String> = objects.iter().map(|(_, n, _)| format!("({})", lit(n))).collect();
+    let rows = session.query(&status_sql(&values.join(", ")), config.query_timeout_s)?;
+    Ok(objects
+        .into_iter()
+        .map(|(key, n, _)| {
+            let replication = topology::replication_name(&config.groups[key.group].prefix, key.pair);
+            let peer = key.pair.other(server);
+            let Some(r) = find(&rows, &n) else { return PairStatus { replication, peer, reset: true, ..PairStatus::default() } };
+            PairStatus {
+                replication,
+                peer,
+                exists: r.flag(1),
+                started: r.flag(2),
+                running: Some(r.flag(3)),
+                reset: !r.flag(4) && !r.flag(5),
+                lag_bytes: r.int(6),
+                lag_s: r.text(7).and_then(|v| v.parse().ok()),
+                retained_bytes: r.int(8),
+                errors: r.text(9).map(str::to_owned),
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,127 @@
+//! The PostgreSQL join protocol: the copy from the source (`Sync`), and the
+//! bookmark / link of every other running peer that closes the join window
+//! (`docs/architecture.md`, "Joining while every pod writes"). For new pod `j`,
+//! source `s` and running peer `k`:
+//! 1. bookmark (on k): make sure s's subscription from k runs, create the slot
+//!    `p_kj` that j will consume (at S_k), wait until s confirmed S_k on its slot
+//!    from k, pause s's subscription from k and read its origin progress L_k;
+//! 2. sync (on s): j's subscription from s copies the tables (`copy_data = true`);
+//! 3. link (on j): register j's subscription from k's tables, set its origin to
+//!    L_k, enable it, resume s's subscription from k.
+
+use crate::config::Config;
+use crate::lifecycle::port::Op;
+use crate::lifecycle::sql::{Sql, ValueKind, Var};
+use crate::topology::{Pair, ServerId};
+
+use super::sql::{
+    create_slot_sql, create_subscription_sql, disable, drop_slot, enable, ident, lit, name, origin_lsn_sql, register_tables, sub_oid,
+    worker_gone,
+};
+
+/// The bookmark of peer `k` for a joiner: the position of k's slot for the joiner.
+fn bookmark_var(k: ServerId, to_joiner: &str) -> Var {
+    Var::new(ValueKind::Lsn, k, to_joiner, "bookmark_lsn")
+}
+
+/// What the copy source had applied of peer k's changes when it was paused.
+fn applied_var(source: ServerId, to_source: &str) -> Var {
+    Var::new(ValueKind::Lsn, source, to_source, "applied_lsn")
+}
+
+/// The copy of group `group`'s tables from `source` to the other server of `pair`.
+pub(super) fn sync(config: &Config, source: ServerId, group: usize, pair: Pair) -> Vec<Op> {
+    let g = &config.groups[group];
+    let n = name(g, pair);
+    let target = pair.other(source);
+    let old_oid = Var::new(ValueKind::Oid, target, &n, "old_subscription_oid");
+    let tables = g.items.len();
+    let mut ops = vec![
+        // Start from a clean subscription: an earlier interrupted copy is redone.
+        Op::capture(target, format!("SELECT coalesce({}, 0::oid)", sub_oid(&n)), old_oid.clone()),
+        disable(target, &n),
+        worker_gone(target, &n),
+        Op::exec(target, format!("ALTER SUBSCRIPTION {} SET (slot_name = NONE)", ident(&n))),
+        Op::exec(target, format!("DROP SUBSCRIPTION IF EXISTS {}", ident(&n))),
+        // Without tables: they are registered by the copy below (`copy_data = true`).
+        Op::exec(target, create_subscription_sql(config, g, pair, target, false)),
+        // The table-sync slots an interrupted copy of the old subscription left behind.
+        Op::exec(
+            source,
+            Sql::text("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'pg\\_")
+                .var(&old_oid)
+                .then("\\_sync\\_%' AND NOT active"),
+        ),
+    ];
+    ops.extend(drop_slot(source, &n));
+    ops.push(Op::exec(source, create_slot_sql(&n)));
+    ops.push(Op::exec(target, format!("ALTER SYSTEM SET max_sync_workers_per_subscription = {}", g.sync_parallel_count)));
+    ops.push(Op::exec(target, "SELECT pg_reload_conf()"));
+    ops.push(enable(target, &n));
+    ops.push(Op::exec(target, format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = true)", ident(&n))));
+    let rels = format!("FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = {}", lit(&n));
+    ops.push(Op::wait_until(
+        target,
+        format!("SELECT count(*) = {tables} AND bool_and(r.srsubstate = 'r') {rels}"),
+        format!("initial copy of {n}"),
+        Some(Sql::text(format!(
+            "SELECT format('%s/%s tables ready, %s rows (%s) in copies running now', \
+             count(*) FILTER (WHERE r.srsubstate IN ('r', 's')), {tables}, \
+             coalesce((SELECT sum(tuples_processed) FROM pg_stat_progress_copy), 0), \
+             pg_size_pretty(coalesce((SELECT sum(bytes_processed) FROM pg_stat_progress_copy), 0))) {rels}"
+        ))),
+        config.query_timeout_s,
+    ));
+    // The source's side (it pulls the target's own changes) is started by the
+    // plan's last step, so that a join interrupted before it is redone.
+    ops
+}
+
+/// Step 1 on running peer `peer`.
+pub(super) fn bookmark(config: &Config, peer: ServerId, group: usize, joiner: ServerId, source: ServerId) -> Vec<Op> {
+    let g = &config.groups[group];
+    let to_joiner = name(g, Pair::new(peer, joiner));
+    let to_source = name(g, Pair::new(source, peer));
+    let bookmark = bookmark_var(peer, &to_joiner);
+    // An interrupted earlier join may have left the source's replication from this
+    // peer disabled: it must run for the source to reach the bookmark.
+    let mut ops = vec![register_tables(config, g, Pair::new(source, peer), source), enable(source, &to_source)];
+    ops.extend(drop_slot(peer, &to_joiner));
+    ops.push(Op::capture(
+        peer,
+        format!("SELECT lsn::text FROM pg_create_logical_replication_slot({}, 'pgoutput')", lit(&to_joiner)),
+        bookmark.clone(),
+    ));
+    ops.push(Op::wait_until(
+        peer,
+        Sql::text("SELECT coalesce((SELECT confirmed_flush_lsn >= ")
+            .var(&bookmark)
+            .then(format!("::pg_lsn FROM pg_replication_slots WHERE slot_name = {}), false)", lit(&to_source))),
+        format!("the copy source has received this peer's changes up to the bookmark (slot {to_source})"),
+        None,
+        config.query_timeout_s,
+    ));
+    ops.push(disable(source, &to_source));
+    ops.push(worker_gone(source, &to_source));
+    ops.push(Op::capture(source, origin_lsn_sql(&to_source), applied_var(source, &to_source)));
+    ops
+}
+
+/// Step 3 for running peer `peer`, on the joiner.
+pub(super) fn link(config: &Config, peer: ServerId, group: usize, joiner: ServerId, source: ServerId) -> Vec<Op> {
+    let g = &config.groups[group];
+    let from_peer = name(g, Pair::new(peer, joiner));
+    let to_source = name(g, Pair::new(source, peer));
+    vec![
+        // Registering may create the subscription again (a new origin): advance after it.
+        register_tables(config, g, Pair::new(peer, joiner), joiner),
+        Op::exec(
+            joiner,
+            Sql::text(format!("SELECT pg_replication_origin_advance('pg_' || {}, ", sub_oid(&from_peer)))
+                .var(&applied_var(source, &to_source))
+                .then(")"),
+        ),
+        enable(joiner, &from_peer),
+        enable(source, &to_source),
+    ]
+}

@@ -1,0 +1,157 @@
+//! PostgreSQL SQL builders: quoting, names, and the statements that create,
+//! enable, release and drop aku's publications, subscriptions and slots.
+//! Identifiers are folded to lower case and quoted; literals only ever hold
+//! validated names.
+
+use crate::config::{Config, ReplicationGroup, ReplicationItem};
+use crate::lifecycle::port::Op;
+use crate::topology::{self, Pair, ServerId};
+
+/// Seconds to wait for a worker to exit or a slot to be released.
+pub(super) const RELEASE_WAIT_S: u32 = 60;
+
+/// An identifier folded to lower case (PostgreSQL's rule for unquoted names) and quoted.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.to_ascii_lowercase().replace('"', "\"\""))
+}
+
+/// A string literal of a folded name.
+pub fn lit(name: &str) -> String {
+    format!("'{}'", name.to_ascii_lowercase().replace('\'', "''"))
+}
+
+/// The relation an item replicates: the partition itself when one is named
+/// (schema, relation), folded.
+pub(super) fn relation(item: &ReplicationItem) -> (String, String) {
+    let rel = item.partition.as_deref().unwrap_or(&item.table);
+    (item.user.to_ascii_lowercase(), rel.to_ascii_lowercase())
+}
+
+pub(super) fn relation_sql(item: &ReplicationItem) -> String {
+    let (schema, rel) = relation(item);
+    format!("{}.{}", ident(&schema), ident(&rel))
+}
+
+/// The subscription and slot name of `pair` in `group`, folded: `p_ij`.
+pub(super) fn name(group: &ReplicationGroup, pair: Pair) -> String {
+    topology::replication_name(&group.prefix, pair).to_ascii_lowercase()
+}
+
+/// The conninfo of a subscription towards `peer`. No password: the server
+/// authenticates with its own passfile (`PGPASSFILE`/`~/.pgpass`) or trust/cert,
+/// so no secret is stored in `pg_subscription`.
+fn conninfo(config: &Config, peer: ServerId, application_name: &str) -> String {
+    format!(
+        "host={} port={} dbname={} user={} application_name={application_name} connect_timeout=10",
+        topology::host_of(config, peer),
+        config.port_no,
+        config.database.to_ascii_lowercase(),
+        config.sys_user.to_ascii_lowercase()
+    )
+}
+
+/// The OID of subscription `n`, as a subquery.
+pub(crate) fn sub_oid(n: &str) -> String {
+    format!("(SELECT oid FROM pg_subscription WHERE subname = {})", lit(n))
+}
+
+/// `CREATE SUBSCRIPTION`, disabled and without a slot of its own. With `connect`,
+/// the publisher is asked for the publication's tables, which are registered as
+/// ready (nothing copied); without it, the peer may be absent.
+pub(super) fn create_subscription_sql(config: &Config, group: &ReplicationGroup, pair: Pair, server: ServerId, connect: bool) -> String {
+    let n = name(group, pair);
+    format!(
+        "CREATE SUBSCRIPTION {} CONNECTION '{}' PUBLICATION {} WITH (connect = {connect}, enabled = false, create_slot = false, \
+         slot_name = {}, copy_data = false, origin = none)",
+        ident(&n),
+        conninfo(config, pair.other(server), &n),
+        ident(&group.prefix),
+        lit(&n)
+    )
+}
+
+/// Makes sure the subscription of `pair` on `server` has the publication's tables
+/// registered before it is enabled. An apply worker discards (and confirms!) the
+/// changes of tables it does not know yet, and `REFRESH PUBLICATION` needs an
+/// enabled subscription: so a subscription without tables is created again with
+/// `connect = true`, which registers them as ready, still disabled.
+pub(super) fn register_tables(config: &Config, group: &ReplicationGroup, pair: Pair, server: ServerId) -> Op {
+    let n = name(group, pair);
+    Op::exec(
+        server,
+        format!(
+            "DO $aku$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_subscription_rel WHERE srsubid = {oid}) THEN \
+             ALTER SUBSCRIPTION {id} DISABLE; ALTER SUBSCRIPTION {id} SET (slot_name = NONE); DROP SUBSCRIPTION {id}; \
+             {create}; END IF; END $aku$",
+            oid = sub_oid(&n),
+            id = ident(&n),
+            create = create_subscription_sql(config, group, pair, server, true)
+        ),
+    )
+}
+
+pub(super) fn create_publication_sql(group: &ReplicationGroup) -> String {
+    let tables: Vec<String> = group.items.iter().map(relation_sql).collect();
+    format!(
+        "DO $aku$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = {}) THEN \
+         CREATE PUBLICATION {} FOR TABLE {} WITH (publish = 'insert, update, delete'); END IF; END $aku$",
+        lit(&group.prefix),
+        ident(&group.prefix),
+        tables.join(", ")
+    )
+}
+
+pub(super) fn create_slot_sql(n: &str) -> String {
+    format!(
+        "SELECT pg_create_logical_replication_slot({l}, 'pgoutput') WHERE NOT EXISTS \
+         (SELECT 1 FROM pg_replication_slots WHERE slot_name = {l})",
+        l = lit(n)
+    )
+}
+
+pub(super) fn enable(server: ServerId, n: &str) -> Op {
+    Op::exec(server, format!("ALTER SUBSCRIPTION {} ENABLE", ident(n)))
+}
+
+pub(super) fn disable(server: ServerId, n: &str) -> Op {
+    Op::exec(server, format!("ALTER SUBSCRIPTION {} DISABLE", ident(n)))
+}
+
+/// Waits until the apply worker of subscription `n` has exited.
+pub(super) fn worker_gone(server: ServerId, n: &str) -> Op {
+    Op::wait_until(
+        server,
+        format!("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_subscription WHERE subname = {} AND pid IS NOT NULL)", lit(n)),
+        format!("apply worker of subscription {n} exits"),
+        None,
+        RELEASE_WAIT_S,
+    )
+}
+
+/// Ends the walsender holding slot `n` (a peer that went away may hold it until
+/// `wal_sender_timeout`), waits until it is released, then drops it.
+pub(super) fn drop_slot(server: ServerId, n: &str) -> Vec<Op> {
+    let l = lit(n);
+    vec![
+        Op::exec(
+            server,
+            format!("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = {l} AND active_pid IS NOT NULL"),
+        ),
+        Op::wait_until(
+            server,
+            format!("SELECT NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = {l} AND active)"),
+            format!("slot {n} is released"),
+            None,
+            RELEASE_WAIT_S,
+        ),
+        Op::exec(server, format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = {l}")),
+    ]
+}
+
+/// `SELECT` of the origin progress of subscription `n` (its `remote_lsn`), `0/0` when none.
+pub(super) fn origin_lsn_sql(n: &str) -> String {
+    format!(
+        "SELECT coalesce((SELECT o.remote_lsn::text FROM pg_replication_origin_status o WHERE o.external_id = 'pg_' || {}), '0/0')",
+        sub_oid(n)
+    )
+}
