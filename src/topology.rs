@@ -66,7 +66,7 @@ pub fn host_of(config: &Config, id: ServerId) -> String {
 }
 
 /// An unordered pair of servers, stored as `low < high`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pair {
     pub low: ServerId,
     pub high: ServerId,

@@ -19,6 +19,9 @@ mod join;
 mod preconditions;
 mod sql;
 
+#[cfg(test)]
+mod tests;
+
 use odbc_api::escape_attribute_value;
 
 use crate::config::Config;
