@@ -84,6 +84,11 @@ pub fn build(
     lag_threshold: u64,
 ) -> StatusReport {
     let reachable = |s: ServerId| matches!(answers.get(&s), Some(Ok(_)));
+    // The peer's side of the same replication, when the peer answered.
+    let peer_side = |p: &PairStatus, server: ServerId| match answers.get(&p.peer) {
+        Some(Ok(pairs)) => pairs.iter().find(|q| q.replication == p.replication && q.peer == server).cloned(),
+        _ => None,
+    };
     let mut servers = Vec::new();
     let mut problems = 0;
     for (&server, answer) in answers {
@@ -91,7 +96,16 @@ pub fn build(
             Ok(pairs) => pairs
                 .iter()
                 .map(|p| {
-                    let found = pair_problems(p, reachable(p.peer), lag_threshold);
+                    let mut found = pair_problems(p, reachable(p.peer), lag_threshold);
+                    if let Some(q) = peer_side(p, server) {
+                        if p.exists && p.reset && !q.reset {
+                            found.push(format!(
+                                "not linked: this side is reset while pod {}'s side keeps a restart point \
+                                 (rows written on pod {} since may be missing here)",
+                                p.peer, p.peer
+                            ));
+                        }
+                    }
                     problems += found.len();
                     PairReport { status: p.clone(), problems: found }
                 })
@@ -128,6 +142,11 @@ fn pair_problems(p: &PairStatus, peer_reachable: bool, lag_threshold: u64) -> Ve
         out.push("stopped".to_owned());
     } else if p.running == Some(false) {
         out.push("started but not running".to_owned());
+    }
+    if let Some(joiner) = p.paused_for_join_of {
+        out.push(format!(
+            "paused by the join of pod {joiner}: it resumes when that join completes, or with the next aku run of any pod once the join is over"
+        ));
     }
     if let Some(lag) = p.lag_bytes {
         if u64::try_from(lag).unwrap_or(0) > lag_threshold {

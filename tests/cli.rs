@@ -207,8 +207,14 @@ fn a_peer_or_source_that_is_not_a_server_id_is_a_usage_error() {
     let conf = unreachable_conf(dir.path());
     for (args, expected) in [
         (&["-p", "reset", "--peer", "9"][..], "--peer 9 is not a server ID of this StatefulSet: expected 0..3 (AKU_SERVER_COUNT = 4)"),
-        (&["-p", "recover", "--from", "4", "--yes"][..], "--from 4 is not a server ID of this StatefulSet: expected 1..3 (AKU_SERVER_COUNT = 4)"),
-        (&["-p", "recover", "--from", "0", "--dry-run"][..], "--from 0 is not a server ID of this StatefulSet: expected 1..3 (AKU_SERVER_COUNT = 4)"),
+        (
+            &["-p", "recover", "--from", "4", "--yes"][..],
+            "--from 4 is not a server ID of this StatefulSet: expected 1..3 (AKU_SERVER_COUNT = 4)",
+        ),
+        (
+            &["-p", "recover", "--from", "0", "--dry-run"][..],
+            "--from 0 is not a server ID of this StatefulSet: expected 1..3 (AKU_SERVER_COUNT = 4)",
+        ),
     ] {
         let (code, out, _) = run(aku_offline().args(args).arg("--config").arg(&conf).env("AKU_HOSTNAME", "altibase-sts-0"));
         assert_eq!(code, 2, "{args:?}: {out}");

@@ -170,6 +170,40 @@ fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
             .server(2, Obj::Running, &[(1, Obj::Reset), (3, Obj::Reset)]),
         Intent::Start,
     ));
+    out.push((
+        "23_slave3_rejoins_after_pod_1_forgot_it_drains_first",
+        Scenario::new(
+            "slave pod 3 restarts after a crash; pod 1 re-joined meanwhile and forgot it: drain to pods 0 and 2, then join",
+            c(),
+            3,
+        )
+        .server(3, Obj::Running, &[])
+        .server(0, Obj::Running, &[])
+        .server(1, Obj::Running, &[(3, Obj::Reset)])
+        .server(2, Obj::Running, &[]),
+        Intent::Start,
+    ));
+    out.push((
+        "24_slave2_join_refused_while_pod_1_does_not_answer",
+        Scenario::new("slave pod 2 fresh start while pod 1 resolves but does not answer (cut off the network)", c(), 2)
+            .server(2, Obj::Missing, &[])
+            .server(0, Obj::Running, &[(2, Obj::Reset)])
+            .unanswered(1),
+        Intent::Start,
+    ));
+    out.push((
+        "25_slave1_restart_leaves_a_joining_pod_2_alone_and_resumes_a_paused_replication",
+        Scenario::new(
+            "slave pod 1 restarts (not reset) while pod 2's join is interrupted; pod 3's earlier join paused pod 0's replication with pod 1 and pod 3 is gone",
+            c(),
+            1,
+        )
+        .server(1, Obj::Running, &[(3, Obj::Reset)])
+        .server(0, Obj::Running, &[(2, Obj::Reset), (3, Obj::Reset)])
+        .server(2, Obj::Reset, &[])
+        .paused(0, 1, 3),
+        Intent::Start,
+    ));
     out
 }
 

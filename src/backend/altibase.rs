@@ -254,7 +254,11 @@ impl Backend for Altibase {
             Action::OpenForApplications => vec![Op::exec(s, "ALTER SYSTEM SET ADMIN_MODE = 0")],
             Action::Delay { seconds } => vec![Op::sleep(s, *seconds)],
             // Never planned here (no group objects, no bookmarks: see `capabilities`).
-            Action::CreateGroup { .. } | Action::DropGroup { .. } | Action::Bookmark { .. } | Action::Link { .. } => Vec::new(),
+            Action::CreateGroup { .. }
+            | Action::DropGroup { .. }
+            | Action::Bookmark { .. }
+            | Action::Link { .. }
+            | Action::Resume { .. } => Vec::new(),
         }
     }
 
@@ -280,6 +284,7 @@ impl Backend for Altibase {
                     lag_s: None,
                     retained_bytes: r.int(4),
                     errors: sender.map(|s| format!("sender status {s} ({})", sender_status(&s))),
+                    paused_for_join_of: None,
                     replication,
                 }
             })

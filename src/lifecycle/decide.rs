@@ -43,6 +43,12 @@ pub enum Refusal {
          Use aku -p end on that pod instead. Nothing was changed."
     )]
     PeerReachable { server: ServerId, host: String },
+    #[error(
+        "Pod {server} ({host}) resolves but did not answer ({detail}): it may be running, and a join now would \
+         never receive what it writes. Nothing was changed; run aku -p start again once it answers \
+         (if it is gone for good, delete the pod or run aku -p reset --peer {server} from a running pod)."
+    )]
+    PeerUnanswered { server: ServerId, host: String, detail: String },
     #[error("{what}. Nothing was changed.")]
     NotApplicable { what: String },
 }
@@ -52,7 +58,7 @@ impl Refusal {
         match self {
             Refusal::DuplicateStart { .. } => exit_code::DUPLICATE_START,
             Refusal::MasterFailure | Refusal::SlaveFailure => exit_code::RECOVERY_REQUIRED,
-            Refusal::MasterUnreachable { .. } | Refusal::PeerReachable { .. } => exit_code::PEER_REQUIRED,
+            Refusal::MasterUnreachable { .. } | Refusal::PeerReachable { .. } | Refusal::PeerUnanswered { .. } => exit_code::PEER_REQUIRED,
             Refusal::Precondition { .. } | Refusal::NotApplicable { .. } => exit_code::PRECONDITION,
         }
     }
@@ -86,14 +92,21 @@ pub fn decide(config: &Config, caps: Capabilities, intent: Intent, obs: &Observa
         }
         ctx.check_preconditions()?;
     }
-    Ok(match intent {
+    let mut plan = match intent {
         Intent::Start if ctx.me.is_master() => ctx.master_start()?,
         Intent::Start => ctx.slave_start()?,
         Intent::End => ctx.end(),
         Intent::Clean => ctx.clean(),
         Intent::ResetPeer(peer) => ctx.reset_peer(peer)?,
         Intent::Recover(source) => ctx.recover(source)?,
-    })
+    };
+    // What an interrupted join paused on a copy source is resumed by the next run of any pod.
+    let resume = ctx.resume_paused();
+    if !resume.is_empty() {
+        let (begin, end) = messages::RESUME;
+        plan.phases.insert(0, crate::lifecycle::plan::Phase { begin, end, steps: resume });
+    }
+    Ok(plan)
 }
 
 pub(super) struct Ctx<'a> {
@@ -187,9 +200,14 @@ impl Ctx<'_> {
         steps
     }
 
-    /// Start `pair` here (always; tolerated when the peer is absent) and on the peer when it holds the object.
+    /// Start `pair` here (always; tolerated when the peer is absent) and on the peer
+    /// when it holds the object. Nothing is started with a peer that is joining: its
+    /// own join links the pair from a bookmark.
     pub(super) fn start_both_sides(&self, group: usize, pair: Pair, out: &mut Vec<Step>) {
         let peer = pair.other(self.me);
+        if self.joining(peer) {
+            return;
+        }
         let peer_present = self.obs.reachable(peer);
         out.push(Self::step(self.me, Action::Start { group, pair, peer_present }));
         if self.has_object(peer, group, pair) {
@@ -220,7 +238,7 @@ impl Ctx<'_> {
             let flush = self
                 .my_objects()
                 .into_iter()
-                .filter(|&(g, p)| self.local(g, p).live() && self.obs.reachable(p.other(self.me)))
+                .filter(|&(g, p)| self.local(g, p).live() && self.member(p.other(self.me)))
                 .map(|(group, pair)| Self::step(self.me, Action::Flush { group, pair, wait }))
                 .collect();
             phases.push(messages::FLUSH, flush);
@@ -247,14 +265,15 @@ impl Ctx<'_> {
             !s.live() && !s.started
         });
         let other_live = self.my_objects().into_iter().any(|(g, p)| p != master_pair && self.local(g, p).live());
-        // A reachable peer no longer keeps its side of a pair that is live here (reset
+        // A reachable member no longer keeps its side of a pair that is live here (reset
         // by `reset --peer`, or by its own `end` while this pod was down): resuming
         // would miss what was written meanwhile, so the pod joins again from a copy.
-        let forgotten = self
-            .my_objects()
-            .into_iter()
-            .any(|(g, p)| self.local(g, p).live() && self.state_on(p.other(self.me), g, p).is_some_and(|s| !s.live()));
-        if master_link_complete && !forgotten {
+        // (A peer that is joining reset its side on purpose and links it itself.)
+        let forgotten = self.my_objects().into_iter().any(|(g, p)| {
+            let peer = p.other(self.me);
+            self.local(g, p).live() && self.member(peer) && self.state_on(peer, g, p).is_some_and(|s| !s.live())
+        });
+        if master_link_complete && !forgotten && !self.unlinked_pair() {
             Ok(self.slave_start_non_reset())
         } else if master_link_reset && other_live {
             Err(Refusal::SlaveFailure)
@@ -263,7 +282,8 @@ impl Ctx<'_> {
             if !self.obs.reachable(master) {
                 return Err(Refusal::MasterUnreachable { host: topology::host_of(self.config, master) });
             }
-            Ok(self.join(master, Procedure::SlaveStartFresh, messages::SLAVE_START))
+            // A complete member that re-joins first sends its peers what they have not received.
+            self.join(master, Procedure::SlaveStartFresh, messages::SLAVE_START, master_link_complete)
         }
     }
 
@@ -284,8 +304,7 @@ impl Ctx<'_> {
     fn slave_start_non_reset(&self) -> Plan {
         let mut phases = self.create_and_start_all();
         if self.config.flush_at_start {
-            let connected: Vec<(usize, Pair)> =
-                self.my_objects().into_iter().filter(|&(_, p)| self.obs.reachable(p.other(self.me))).collect();
+            let connected: Vec<(usize, Pair)> = self.my_objects().into_iter().filter(|&(_, p)| self.member(p.other(self.me))).collect();
             let local =
                 connected.iter().map(|&(group, pair)| Self::step(self.me, Action::Flush { group, pair, wait: FlushWait::All })).collect();
             phases.push(messages::FLUSH, local);

@@ -179,9 +179,15 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
             // Objects are created only when missing.
             let creates = actions(&plan).filter(|s| matches!(s.action, Action::Create { .. })).count();
             assert_eq!(creates, if local == Local::Missing { usize::from(COUNT) - 1 } else { 0 }, "{ctx}");
-            // Every own replication is started here (or linked from a bookmark).
-            let own_starts =
-                actions(&plan).filter(|s| s.server == me && matches!(s.action, Action::Start { .. } | Action::Link { .. })).count();
+            // Every own replication is started here (or linked from a bookmark); a re-join's
+            // drain may start some before the join as well.
+            let own_starts = plan
+                .phases
+                .iter()
+                .filter(|p| p.begin != messages::DRAIN_START.0)
+                .flat_map(|p| p.steps.iter())
+                .filter(|s| s.server == me && matches!(s.action, Action::Start { .. } | Action::Link { .. }))
+                .count();
             assert_eq!(own_starts, usize::from(COUNT) - 1, "{ctx}");
             // The last step lets applications in; a slave's fresh start may delay it.
             let last = plan.phases.last().unwrap();
@@ -189,7 +195,19 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
             let delays = phases_named(&plan, messages::DELAY.0);
             assert_eq!(delays, usize::from(fresh_slave && config.delay_start_complete_s > 0), "{ctx}");
             // Flushing at start: only when restarting with live state and the flag is on.
-            let flushes = actions(&plan).filter(|s| matches!(s.action, Action::Flush { .. })).count();
+            let in_phases = |drain: bool| {
+                plan.phases
+                    .iter()
+                    .filter(move |p| (p.begin == messages::DRAIN.0) == drain)
+                    .flat_map(|p| p.steps.iter())
+                    .filter(|s| matches!(s.action, Action::Flush { .. }))
+                    .count()
+            };
+            let flushes = in_phases(false);
+            // A complete member that re-joins first flushes towards every reachable peer
+            // that kept its side.
+            let drains = if fresh_slave && local == Local::Live { peers.iter().filter(|p| **p == Peer::Live).count() } else { 0 };
+            assert_eq!(in_phases(true), drains, "{ctx}");
             if !config.flush_at_start || fresh_slave {
                 assert_eq!(flushes, 0, "{ctx}");
             }

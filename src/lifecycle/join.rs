@@ -13,13 +13,22 @@ use crate::lifecycle::plan::{Action, MarkerChange, Plan, Procedure, Step, messag
 use crate::topology::{self, Pair, ServerId};
 
 impl Ctx<'_> {
-    /// This server joins from `source`.
-    pub(super) fn join(&self, source: ServerId, procedure: Procedure, announcement: &'static str) -> Plan {
+    /// This server joins from `source`. With `drain`, this pod was a complete member:
+    /// before anything is reset, every reachable member receives what this pod's
+    /// restart points still hold for it.
+    pub(super) fn join(&self, source: ServerId, procedure: Procedure, announcement: &'static str, drain: bool) -> Result<Plan, Refusal> {
+        self.refuse_join_with_unanswered_peer()?;
         let joiner = self.me;
         let source_pair = Pair::new(source, joiner);
         let bookmarks = self.caps.bookmarks;
-        let running: Vec<ServerId> = self.obs.reachable_peers().into_iter().filter(|&k| k != source).collect();
+        // Peers that are joining themselves are not bookmarked: their own join links the pair.
+        let running: Vec<ServerId> = self.obs.reachable_peers().into_iter().filter(|&k| k != source && self.member(k)).collect();
         let mut phases = PhaseList::default();
+        if drain {
+            let (start, flush) = self.drain_steps();
+            phases.push(messages::DRAIN_START, start);
+            phases.push(messages::DRAIN, flush);
+        }
 
         // Repair what an interrupted earlier attempt left running on this pod.
         let stop_local = self
@@ -97,7 +106,7 @@ impl Ctx<'_> {
         phases.push(messages::START, start);
         phases.push(messages::START_SOURCE, last);
         self.finish_start(&mut phases, procedure == Procedure::SlaveStartFresh);
-        Plan { procedure, announcement, phases: phases.0, marker: MarkerChange::Write }
+        Ok(Plan { procedure, announcement, phases: phases.0, marker: MarkerChange::Write })
     }
 
     /// `recover --from source` on the master (spec 5.6, automated): refused unless the
@@ -142,7 +151,7 @@ impl Ctx<'_> {
                 "Pod {source} ({host}) does not hold live replication with the MASTER: choose a SLAVE that was running with it"
             ));
         }
-        Ok(self.join(source, Procedure::RecoverMaster, messages::RECOVER))
+        self.join(source, Procedure::RecoverMaster, messages::RECOVER, false)
     }
 
     /// `reset --peer gone` (spec 5.7): stop and reset every reachable pod's

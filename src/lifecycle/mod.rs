@@ -10,6 +10,7 @@ pub mod events;
 pub mod execute;
 mod join;
 pub mod marker;
+mod membership;
 pub mod observe;
 pub mod plan;
 pub mod port;

@@ -37,7 +37,6 @@ pub fn observe(
     local_attempts: u32,
     sink: &Arc<dyn EventSink>,
 ) -> Result<(Observation, Sessions), ProcedureError> {
-    const FUNC: &str = "akuObserve";
     let mut sessions = Sessions::new();
     let local_host = topology::host_of(config, me);
     let mut local = connect_local(connector.as_ref(), me, &local_host, local_attempts, sink.as_ref())?;
@@ -46,8 +45,25 @@ pub fn observe(
     sessions.insert(me, Arc::new(Mutex::new(local)));
 
     let peers = topology::peers_of(me, config.server_count);
+    let results = observe_peers(config, backend, connector, &peers, &mut sessions, sink);
+    let obs = Observation { me, marker_present, local: local_state, peers: results };
+    Ok((obs, sessions))
+}
+
+/// Connects to and reads every server of `peers` at once (each under
+/// [`PEER_DEADLINE`]), logs how each answered, and keeps the sessions of those
+/// that answered in `sessions`.
+pub fn observe_peers(
+    config: &Config,
+    backend: &Arc<dyn Backend>,
+    connector: &Arc<dyn Connector>,
+    peers: &[ServerId],
+    sessions: &mut Sessions,
+    sink: &Arc<dyn EventSink>,
+) -> BTreeMap<ServerId, PeerState> {
+    const FUNC: &str = "akuObserve";
     let (cfg, be, co) = (config.clone(), Arc::clone(backend), Arc::clone(connector));
-    let answers = in_parallel(&peers, PEER_DEADLINE, move |peer| {
+    let answers = in_parallel(peers, PEER_DEADLINE, move |peer| {
         let mut session = co.connect(peer, &topology::host_of(&cfg, peer))?;
         match be.observe(&cfg, peer, session.as_mut()) {
             Ok(state) => Ok((session, state)),
@@ -75,8 +91,7 @@ pub fn observe(
             PeerState::Absent(a) => emit!(sink, Info, FUNC, Some(peer), None, "Peer {host} is absent: {}.", a.detail()),
         }
     }
-    let obs = Observation { me, marker_present, local: local_state, peers: results };
-    Ok((obs, sessions))
+    results
 }
 
 /// Runs `work` for every server concurrently, each on its own thread, and

@@ -86,6 +86,9 @@ pub enum Action {
     /// After a join's copy, for running peer `peer`: start `joiner`'s replication
     /// from `peer` at the bookmark and release the source's replication from `peer`.
     Link { group: usize, peer: ServerId, joiner: ServerId, source: ServerId },
+    /// Resume the replication of `pair` on `server` that a join paused with a
+    /// bookmark and did not release (the join was interrupted).
+    Resume { group: usize, pair: Pair },
     /// Flush the replication of `pair` on `server` (send what it has not sent).
     Flush { group: usize, pair: Pair, wait: FlushWait },
     /// Stop the replication of `pair` on `server`.
@@ -115,6 +118,7 @@ impl Action {
             | Action::Flush { group, pair, .. }
             | Action::Stop { group, pair }
             | Action::Reset { group, pair }
+            | Action::Resume { group, pair }
             | Action::Drop { group, pair } => Some((*group, Some(*pair))),
             Action::Bookmark { group, .. }
             | Action::Link { group, .. }
@@ -166,6 +170,10 @@ pub mod messages {
         ("Start the copy source's replication from this Pod.", "The copy source's replication has started.");
     pub const LINK: (&str, &str) = ("Link running peers from their bookmarks.", "Peer linking has ended.");
     pub const FLUSH: (&str, &str) = ("Flush replications.", "Replication flush has ended.");
+    pub const RESUME: (&str, &str) = ("Resume replications paused by an interrupted join.", "Replication resume has ended.");
+    pub const DRAIN_START: (&str, &str) =
+        ("Start replications to send what this Pod still holds for its peers.", "Replication start has ended.");
+    pub const DRAIN: (&str, &str) = ("Flush replications before this Pod's data is replaced.", "Replication flush has ended.");
     pub const STOP: (&str, &str) = ("Stop replications.", "Replication stop has ended.");
     pub const RESET: (&str, &str) = ("Reset replications.", "Replication reset has ended.");
     pub const DROP: (&str, &str) = ("Drop replications.", "Replication drop has ended.");

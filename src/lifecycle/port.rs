@@ -183,6 +183,8 @@ pub struct PairStatus {
     pub retained_bytes: Option<i64>,
     /// Error and conflict counters or the sender's state, as text.
     pub errors: Option<String>,
+    /// The server whose join paused this replication and has not released it.
+    pub paused_for_join_of: Option<ServerId>,
 }
 
 /// A database backend.

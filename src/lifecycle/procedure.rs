@@ -5,16 +5,17 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::emit;
 use crate::exit_code;
-use crate::lifecycle::decide::{Intent, decide};
+use crate::lifecycle::decide::{Intent, Refusal, decide};
 use crate::lifecycle::error::{ProcedureError, RunError};
 use crate::lifecycle::events::EventSink;
 use crate::lifecycle::execute::{Concurrency, Executor};
-use crate::lifecycle::observe::{Sessions, observe, warn_orphans};
+use crate::lifecycle::observe::{Sessions, observe, observe_peers, warn_orphans};
 use crate::lifecycle::plan::MarkerChange;
 use crate::lifecycle::port::{Absence, Backend, Connector};
 use crate::lifecycle::state::{Observation, PeerState};
@@ -53,12 +54,45 @@ pub enum Outcome {
     Planned { text: String },
 }
 
+/// How long a start waits for a peer that resolves but does not answer before it
+/// refuses a join (the peer may be running: a join without it would miss its rows).
+pub const UNANSWERED_WAIT: Duration = Duration::from_secs(60);
+
 /// Runs `run.intent` on server `me`: observes the cluster through `connector`, then
-/// [`run_observed`].
+/// [`run_observed`]. A join that a peer's silence refuses observes that peer again
+/// every 2 s for up to [`UNANSWERED_WAIT`] first (a signal ends the wait).
 pub fn run_procedure(run: &Run, connector: &Arc<dyn Connector>, me: ServerId) -> Result<Outcome, RunError> {
     let attempts = run.intent.local_attempts(&run.config);
     let marker_present = marker::exists(&run.marker);
-    let (obs, sessions) = observe(&run.config, &run.backend, connector, me, marker_present, attempts, &run.sink)?;
+    let (mut obs, mut sessions) = observe(&run.config, &run.backend, connector, me, marker_present, attempts, &run.sink)?;
+    let started = Instant::now();
+    let mut last_note: Option<Instant> = None;
+    while let Err(Refusal::PeerUnanswered { server, host, .. }) =
+        decide(&run.config, run.backend.capabilities(), run.intent, &obs, &run.marker.display().to_string())
+    {
+        if run.dry_run || started.elapsed() >= UNANSWERED_WAIT || run.interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        if last_note.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+            last_note = Some(Instant::now());
+            emit!(
+                run.sink,
+                Info,
+                "akuObserve",
+                Some(server),
+                None,
+                "Waiting for peer {host} to answer before the join (at most {} s).",
+                UNANSWERED_WAIT.as_secs()
+            );
+        }
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until && !run.interrupted.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let silent: Vec<ServerId> =
+            obs.peers.iter().filter(|(_, p)| matches!(p, PeerState::Absent(Absence::Unanswered(_)))).map(|(id, _)| *id).collect();
+        obs.peers.extend(observe_peers(&run.config, &run.backend, connector, &silent, &mut sessions, &run.sink));
+    }
     run_observed(run, &obs, sessions)
 }
 

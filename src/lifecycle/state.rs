@@ -55,6 +55,9 @@ pub struct ServerState {
     /// Log retained for the peer of a replication, in bytes, where the backend can
     /// tell (PostgreSQL: the slot's distance from the current WAL position).
     pub retained_bytes: BTreeMap<ReplKey, i64>,
+    /// Replications of this server that a join paused (with a bookmark) and did not
+    /// release, with the joining server (PostgreSQL: a note on the subscription).
+    pub paused: BTreeMap<ReplKey, ServerId>,
     /// Backend preconditions that are not met (missing table, no primary key,
     /// `wal_level`), each a complete sentence. Any of them refuses a procedure.
     pub problems: Vec<String>,

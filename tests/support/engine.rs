@@ -79,11 +79,15 @@ pub struct Scenario {
     pub marker: bool,
     /// Per reachable server: the state of each of its pairs (by the other server), all groups alike.
     pub servers: BTreeMap<u8, BTreeMap<u8, Obj>>,
+    /// Servers that resolve but do not answer.
+    pub unanswered: Vec<u8>,
+    /// (server, peer, joiner): the server's replication with the peer was paused by the join of `joiner`.
+    pub paused: Vec<(u8, u8, u8)>,
 }
 
 impl Scenario {
     pub fn new(title: &str, config: Config, me: u8) -> Scenario {
-        Scenario { title: title.into(), config, me, marker: false, servers: BTreeMap::new() }
+        Scenario { title: title.into(), config, me, marker: false, servers: BTreeMap::new(), unanswered: Vec::new(), paused: Vec::new() }
     }
 
     /// Server `id` is reachable; `pairs` gives its objects by peer (others: uniform `rest`).
@@ -99,6 +103,18 @@ impl Scenario {
         self
     }
 
+    /// Server `id` resolves but does not answer.
+    pub fn unanswered(mut self, id: u8) -> Scenario {
+        self.unanswered.push(id);
+        self
+    }
+
+    /// On `server`, the replication with `peer` was paused by the join of `joiner`.
+    pub fn paused(mut self, server: u8, peer: u8, joiner: u8) -> Scenario {
+        self.paused.push((server, peer, joiner));
+        self
+    }
+
     pub fn with_marker(mut self) -> Scenario {
         self.marker = true;
         self
@@ -109,6 +125,9 @@ impl Scenario {
         for group in 0..self.config.groups.len() {
             for (&peer, &obj) in &self.servers[&id] {
                 state.replications.insert(ReplKey { group, pair: Pair::new(ServerId(id), ServerId(peer)) }, obj.state());
+            }
+            for &(server, peer, joiner) in self.paused.iter().filter(|p| p.0 == id) {
+                state.paused.insert(ReplKey { group, pair: Pair::new(ServerId(server), ServerId(peer)) }, ServerId(joiner));
             }
         }
         state
@@ -121,6 +140,8 @@ impl Scenario {
             .map(|p| {
                 let state = if self.servers.contains_key(&p.0) {
                     PeerState::Reachable(self.server_state(p.0))
+                } else if self.unanswered.contains(&p.0) {
+                    PeerState::Absent(Absence::Unanswered("no answer within 5 s".to_owned()))
                 } else {
                     PeerState::Absent(Absence::NotResolved(format!("{} does not resolve", topology::host_of(&self.config, p))))
                 };
@@ -189,6 +210,12 @@ pub fn transcript(scenario: &Scenario, intent: Intent) -> String {
             .map(|(p, o)| format!("{}:{o:?}", topology::replication_name("P", Pair::new(ServerId(*id), ServerId(*p)))))
             .collect();
         let _ = writeln!(out, "# server {id} reachable: {}", desc.join(" "));
+    }
+    for id in &scenario.unanswered {
+        let _ = writeln!(out, "# server {id} resolves but does not answer");
+    }
+    for (server, peer, joiner) in &scenario.paused {
+        let _ = writeln!(out, "# server {server}: its replication with server {peer} was paused by the join of server {joiner}");
     }
     let dir = tempfile::tempdir().expect("a temporary folder");
     let marker_path = dir.path().join("aku_start_completed");

@@ -9,7 +9,7 @@ use crate::odbc::{DbError, Row, Session};
 use crate::topology::{self, ServerId};
 
 use super::preconditions::problems;
-use super::sql::lit;
+use super::sql::{lit, paused_for};
 
 /// Every replication of `server`: its key, folded name and number of tables.
 fn objects(config: &Config, server: ServerId) -> Vec<(ReplKey, String, usize)> {
@@ -37,7 +37,8 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
             "SELECT s.subname, s.subenabled, \
              (SELECT count(*) FROM pg_subscription_rel r WHERE r.srsubid = s.oid), \
              (SELECT count(*) FROM pg_subscription_rel r WHERE r.srsubid = s.oid AND r.srsubstate = 'r'), \
-             coalesce((SELECT o.remote_lsn <> '0/0' FROM pg_replication_origin_status o WHERE o.external_id = 'pg_' || s.oid), false) \
+             coalesce((SELECT o.remote_lsn <> '0/0' FROM pg_replication_origin_status o WHERE o.external_id = 'pg_' || s.oid), false), \
+             shobj_description(s.oid, 'pg_subscription') \
              FROM pg_subscription s WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              AND s.subname IN ({list})"
         ),
@@ -56,6 +57,9 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
         let has_slot = slot.is_some();
         if let Some(bytes) = slot.and_then(|r| r.int(1)) {
             state.retained_bytes.insert(key, bytes);
+        }
+        if let Some(joiner) = find(&subs, &n).and_then(|r| r.text(5)).and_then(paused_for) {
+            state.paused.insert(key, joiner);
         }
         let repl = match find(&subs, &n) {
             None => ReplicationState { reset: !has_slot, sending: has_slot, ..ReplicationState::MISSING },
@@ -77,7 +81,8 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
 
 /// One row per replication name in `values` (`('name'), ...`): subscription
 /// exists/enabled/running, slot present, origin progress, unconfirmed and retained
-/// bytes of the local slot, replay lag (s) of the peer's walsender, error counters.
+/// bytes of the local slot, replay lag (s) of the peer's walsender, error counters,
+/// the pause note of a join.
 pub fn status_sql(values: &str) -> String {
     format!(
         "SELECT n.name, s.oid IS NOT NULL, coalesce(s.subenabled, false), \
@@ -89,7 +94,8 @@ pub fn status_sql(values: &str) -> String {
          pg_wal_lsn_diff(pg_current_wal_lsn(), sl.restart_lsn)::bigint, \
          (SELECT format('apply errors %s, sync errors %s, conflicts %s', ss.apply_error_count, ss.sync_error_count, \
                  (SELECT coalesce(sum(e.value::bigint), 0) FROM jsonb_each_text(to_jsonb(ss)) e WHERE e.key LIKE 'confl\\_%')) \
-            FROM pg_stat_subscription_stats ss WHERE ss.subid = s.oid) \
+            FROM pg_stat_subscription_stats ss WHERE ss.subid = s.oid), \
+         shobj_description(s.oid, 'pg_subscription') \
          FROM (VALUES {values}) AS n(name) \
          LEFT JOIN pg_subscription s ON s.subname = n.name \
          AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
@@ -119,6 +125,7 @@ pub(super) fn status(config: &Config, server: ServerId, session: &mut dyn Sessio
                 lag_s: r.text(7).and_then(|v| v.parse().ok()),
                 retained_bytes: r.int(8),
                 errors: r.text(9).map(str::to_owned),
+                paused_for_join_of: r.text(10).and_then(paused_for),
             }
         })
         .collect())

@@ -4,10 +4,11 @@
 //! source `s` and running peer `k`:
 //! 1. bookmark (on k): make sure s's subscription from k runs, create the slot
 //!    `p_kj` that j will consume (at S_k), wait until s confirmed S_k on its slot
-//!    from k, pause s's subscription from k and read its origin progress L_k;
+//!    from k, note the pause on s's subscription from k, pause it and read its
+//!    origin progress L_k;
 //! 2. sync (on s): j's subscription from s copies the tables (`copy_data = true`);
 //! 3. link (on j): register j's subscription from k's tables, set its origin to
-//!    L_k, enable it, resume s's subscription from k.
+//!    L_k, enable it, resume s's subscription from k and clear its note.
 
 use crate::config::Config;
 use crate::lifecycle::port::Op;
@@ -15,8 +16,8 @@ use crate::lifecycle::sql::{Sql, ValueKind, Var};
 use crate::topology::{Pair, ServerId};
 
 use super::sql::{
-    create_slot_sql, create_subscription_sql, disable, drop_slot, enable, ident, lit, name, origin_lsn_sql, register_tables, sub_oid,
-    worker_gone,
+    clear_note, create_slot_sql, create_subscription_sql, disable, drop_slot, enable, ident, lit, name, note_paused, origin_lsn_sql,
+    register_tables, sub_oid, worker_gone,
 };
 
 /// The bookmark of peer `k` for a joiner: the position of k's slot for the joiner.
@@ -85,7 +86,8 @@ pub(super) fn bookmark(config: &Config, peer: ServerId, group: usize, joiner: Se
     let bookmark = bookmark_var(peer, &to_joiner);
     // An interrupted earlier join may have left the source's replication from this
     // peer disabled: it must run for the source to reach the bookmark.
-    let mut ops = vec![register_tables(config, g, Pair::new(source, peer), source), enable(source, &to_source)];
+    let mut ops =
+        vec![register_tables(config, g, Pair::new(source, peer), source), enable(source, &to_source), clear_note(source, &to_source)];
     ops.extend(drop_slot(peer, &to_joiner));
     ops.push(Op::capture(
         peer,
@@ -101,6 +103,9 @@ pub(super) fn bookmark(config: &Config, peer: ServerId, group: usize, joiner: Se
         None,
         config.query_timeout_s,
     ));
+    // The pause is recorded first: whatever interrupts the join, the next run of
+    // any pod finds it and resumes the subscription once this join is over.
+    ops.push(note_paused(source, &to_source, joiner));
     ops.push(disable(source, &to_source));
     ops.push(worker_gone(source, &to_source));
     ops.push(Op::capture(source, origin_lsn_sql(&to_source), applied_var(source, &to_source)));
@@ -123,5 +128,6 @@ pub(super) fn link(config: &Config, peer: ServerId, group: usize, joiner: Server
         ),
         enable(joiner, &from_peer),
         enable(source, &to_source),
+        clear_note(source, &to_source),
     ]
 }

@@ -32,8 +32,8 @@ use crate::odbc::{DbError, Session};
 use crate::topology::{Pair, ServerId};
 
 use sql::{
-    create_publication_sql, create_slot_sql, create_subscription_sql, disable, drop_slot, enable, ident, lit, name, register_tables,
-    relation_sql, sub_oid, worker_gone,
+    clear_note, create_publication_sql, create_slot_sql, create_subscription_sql, disable, drop_slot, enable, ident, lit, name,
+    register_tables, relation_sql, sub_oid, worker_gone,
 };
 
 /// The PostgreSQL backend.
@@ -148,6 +148,10 @@ impl Backend for Postgres {
             Action::Sync { group, pair } => join::sync(config, s, *group, *pair),
             Action::Bookmark { group, joiner, source } => join::bookmark(config, s, *group, *joiner, *source),
             Action::Link { group, peer, joiner, source } => join::link(config, *peer, *group, *joiner, *source),
+            Action::Resume { group, pair } => {
+                let n = name(&config.groups[*group], *pair);
+                vec![register_tables(config, &config.groups[*group], *pair, s), enable(s, &n), clear_note(s, &n)]
+            }
             Action::Flush { group, pair, wait } => flush(config, s, *group, *pair, *wait),
             Action::Stop { group, pair } => vec![disable(s, &name(&config.groups[*group], *pair)).tolerating(
                 ErrorClass::UndefinedName,

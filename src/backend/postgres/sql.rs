@@ -155,3 +155,23 @@ pub(super) fn origin_lsn_sql(n: &str) -> String {
         sub_oid(n)
     )
 }
+
+/// The note on a subscription a join paused on the copy source: `aku: paused for
+/// the join of server <j>`. Observe reads it back; the link (or the next run of any
+/// pod, once that join is over) clears it.
+pub(super) const PAUSE_NOTE: &str = "aku: paused for the join of server ";
+
+/// Records on `server` that subscription `n` is paused for the join of `joiner`.
+pub(super) fn note_paused(server: ServerId, n: &str, joiner: ServerId) -> Op {
+    Op::exec(server, format!("COMMENT ON SUBSCRIPTION {} IS '{PAUSE_NOTE}{joiner}'", ident(n)))
+}
+
+/// Clears the pause note of subscription `n` on `server`.
+pub(super) fn clear_note(server: ServerId, n: &str) -> Op {
+    Op::exec(server, format!("COMMENT ON SUBSCRIPTION {} IS NULL", ident(n)))
+}
+
+/// The joiner a pause note names.
+pub(super) fn paused_for(note: &str) -> Option<ServerId> {
+    note.strip_prefix(PAUSE_NOTE).and_then(|n| n.trim().parse().ok()).map(ServerId)
+}

@@ -1,0 +1,118 @@
+//! Who is a complete member of the replication mesh, as the *decide* stage sees
+//! it, and the rules that keep joins from losing rows when they overlap a fault
+//! (docs/procedures.md, "Joins that overlap a fault"):
+//! - a slave whose link with the master is not complete is **joining** (or its
+//!   join was interrupted): no other pod starts, flushes or judges a pair with it;
+//!   its own join links those pairs from bookmarks;
+//! - a join never starts while a peer that may be running did not answer;
+//! - a replication a join paused on the copy source is resumed by the next run of
+//!   any pod once that join is no longer in progress;
+//! - a pair whose two sides are both reset while both pods are complete members
+//!   was never linked: the slave joins again rather than start it from "now".
+
+use crate::lifecycle::decide::{Ctx, Refusal};
+use crate::lifecycle::plan::{Action, Step};
+use crate::lifecycle::port::Absence;
+use crate::lifecycle::state::PeerState;
+use crate::topology::{self, Pair, ServerId};
+
+impl Ctx<'_> {
+    /// True when `server` is a reachable slave whose link with the master is not
+    /// complete in some group (its join is running, or was interrupted). A
+    /// complete link has finished its copy (`ready`) and holds both restart
+    /// points (`live` and `sending`); the last step of a join creates the latter.
+    ///
+    /// A slave whose link with the master is reset and stopped while another of its
+    /// own links is live is not joining: that is the documented SLAVE failure (its
+    /// own start refuses), and a join resets all of the joiner's own sides first.
+    pub(super) fn joining(&self, server: ServerId) -> bool {
+        if server.is_master() {
+            return false;
+        }
+        let Some(state) = self.obs.server(server) else { return false };
+        let master_pair = Pair::new(ServerId::MASTER, server);
+        let incomplete = self.groups().any(|g| {
+            let s = state.replication(g, master_pair);
+            !(s.live() && s.ready && s.sending)
+        });
+        let link_reset = self.groups().all(|g| {
+            let s = state.replication(g, master_pair);
+            !s.live() && !s.started
+        });
+        let other_live = state.replications.iter().any(|(k, s)| k.pair != master_pair && s.live());
+        incomplete && !(link_reset && other_live)
+    }
+
+    /// True when `peer` is reachable and a complete member (or the master).
+    pub(super) fn member(&self, peer: ServerId) -> bool {
+        self.obs.reachable(peer) && !self.joining(peer)
+    }
+
+    /// Refuses a join while a peer resolves but does not answer: it may be running,
+    /// and the join could neither bookmark it nor reset its side, so what it writes
+    /// would never reach this pod.
+    pub(super) fn refuse_join_with_unanswered_peer(&self) -> Result<(), Refusal> {
+        for (&server, state) in &self.obs.peers {
+            if let PeerState::Absent(Absence::Unanswered(detail)) = state {
+                return Err(Refusal::PeerUnanswered { server, host: topology::host_of(self.config, server), detail: detail.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Steps that resume, on every reachable server, each replication an
+    /// interrupted join paused, unless that join may still be running (its pod is
+    /// reachable and still joining).
+    pub(super) fn resume_paused(&self) -> Vec<Step> {
+        let mut servers = vec![self.me];
+        servers.extend(self.obs.reachable_peers());
+        let mut steps = Vec::new();
+        for server in servers {
+            let Some(state) = self.obs.server(server) else { continue };
+            for (key, &joiner) in &state.paused {
+                let join_in_progress = joiner != self.me && self.obs.reachable(joiner) && self.joining(joiner);
+                if !join_in_progress && state.replication(key.group, key.pair).exists {
+                    steps.push(Step { server, action: Action::Resume { group: key.group, pair: key.pair } });
+                }
+            }
+        }
+        steps
+    }
+
+    /// True when a pair of this pod with a complete member is reset on both sides:
+    /// it was never linked (a join took the peer for absent, or a pair was reset
+    /// by hand), so rows written on either side since may be missing on the other.
+    pub(super) fn unlinked_pair(&self) -> bool {
+        self.my_objects().into_iter().any(|(g, p)| {
+            let peer = p.other(self.me);
+            self.member(peer)
+                && !self.local(g, p).live()
+                && self.state_on(peer, g, p).is_some_and(|s| s.exists && !s.live())
+                && !(self.me.is_master() || peer.is_master())
+        })
+    }
+
+    /// Before a member re-joins (its data is replaced by a copy), every reachable
+    /// member that kept its side must have received what this pod's restart points
+    /// still hold for it: start both sides of each such pair, then flush this side
+    /// (`FLUSH ALL`).
+    pub(super) fn drain_steps(&self) -> (Vec<Step>, Vec<Step>) {
+        let (mut start, mut flush) = (Vec::new(), Vec::new());
+        for (group, pair) in self.my_objects() {
+            let peer = pair.other(self.me);
+            let local = self.local(group, pair);
+            // Only towards a side that kept its restart point: a peer that forgot this pod
+            // re-joined from a copy, and replaying this pod's log there would apply rows twice.
+            if local.live() && local.sending && self.member(peer) && self.state_on(peer, group, pair).is_some_and(|s| s.live()) {
+                start.push(Self::step(self.me, Action::Start { group, pair, peer_present: true }));
+                start.push(Self::step(peer, Action::Start { group, pair, peer_present: true }));
+                flush.push(Self::step(self.me, Action::Flush { group, pair, wait: crate::lifecycle::FlushWait::All }));
+            }
+        }
+        (start, flush)
+    }
+}
+
+#[cfg(test)]
+#[path = "membership_tests.rs"]
+mod tests;
