@@ -126,6 +126,7 @@ fn every_combination_follows_the_procedures() {
     assert_eq!(checked, 2 * 16 * 3 * 2 * 3 * 27 * 3);
 }
 
+#[expect(clippy::too_many_lines, reason = "one rule per paragraph, read top to bottom")]
 fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers: &[Peer]) {
     let me = obs.me;
     let ctx = format!("{intent:?} on {me}, marker {}, local {local:?}, peers {peers:?}, {config:?}", obs.marker_present);

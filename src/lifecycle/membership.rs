@@ -13,7 +13,7 @@
 use crate::lifecycle::decide::{Ctx, Refusal};
 use crate::lifecycle::plan::{Action, Step};
 use crate::lifecycle::port::Absence;
-use crate::lifecycle::state::PeerState;
+use crate::lifecycle::state::{PeerState, ReplicationState};
 use crate::topology::{self, Pair, ServerId};
 
 impl Ctx<'_> {
@@ -103,7 +103,7 @@ impl Ctx<'_> {
             let local = self.local(group, pair);
             // Only towards a side that kept its restart point: a peer that forgot this pod
             // re-joined from a copy, and replaying this pod's log there would apply rows twice.
-            if local.live() && local.sending && self.member(peer) && self.state_on(peer, group, pair).is_some_and(|s| s.live()) {
+            if local.live() && local.sending && self.member(peer) && self.state_on(peer, group, pair).is_some_and(ReplicationState::live) {
                 start.push(Self::step(self.me, Action::Start { group, pair, peer_present: true }));
                 start.push(Self::step(peer, Action::Start { group, pair, peer_present: true }));
                 flush.push(Self::step(self.me, Action::Flush { group, pair, wait: crate::lifecycle::FlushWait::All }));
