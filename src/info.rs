@@ -20,7 +20,8 @@ const MASK: &str = "********";
 pub fn render_text(config: &Config, me: ServerId, password: &str, show_password: bool) -> String {
     let mut out = String::new();
     let pw = if show_password { password } else { MASK };
-    let _ = writeln!(out, "{RULE}");
+    // The first rule has two leading spaces, the others one (Utilities manual, aku, example 1).
+    let _ = writeln!(out, " {RULE}");
     let _ = writeln!(out, " [ Server ]");
     let _ = writeln!(out, "  Server ID        : {me}");
     let _ = writeln!(out, "  Host             : {}", topology::host_of(config, me));
@@ -44,7 +45,12 @@ pub fn render_text(config: &Config, me: ServerId, password: &str, show_password:
         }
         let _ = writeln!(out, "{RULE}");
         let _ = writeln!(out, " [ Replication Items ]");
-        for item in &group.items {
+        let _ = writeln!(out, "  #### Replication [Prefix:{}] item list ####", group.prefix);
+        for (i, item) in group.items.iter().enumerate() {
+            // Items are separated by a line holding one space.
+            if i > 0 {
+                let _ = writeln!(out, " ");
+            }
             let _ = writeln!(out, "  User Name        : {}", item.user);
             let _ = writeln!(out, "  Table Name       : {}", item.table);
             if let Some(partition) = &item.partition {

@@ -132,7 +132,13 @@ fn pair_problems(p: &PairStatus, peer_reachable: bool, lag_threshold: u64) -> Ve
     if !peer_reachable {
         if !p.reset {
             let retained = p.retained_bytes.map_or_else(String::new, |b| format!(", {b} bytes of log retained"));
-            out.push(format!("orphan: peer absent but replication not reset{retained} (aku -p reset --peer {})", p.peer));
+            if p.peer.is_master() {
+                // Not an orphan: the master's end keeps the restart points so that its next start
+                // catches up; the cost is the log retained until then.
+                out.push(format!("master absent: log retained for its return{retained}"));
+            } else {
+                out.push(format!("orphan: peer absent but replication not reset{retained} (aku -p reset --peer {})", p.peer));
+            }
         }
         return out;
     }

@@ -354,10 +354,14 @@ impl Ctx<'_> {
             phases.push(messages::FLUSH, flush);
         }
         phases.push(messages::STOP, self.both_sides(|group, pair| Action::Stop { group, pair }));
-        if self.config.replication_reset_at_end {
+        // The MASTER Pod never resets at end (patch notes 7.1.0.8.6, BUG-50259; 7.1.0.9.0,
+        // BUG-50503): its restart points and the slaves' stay, so its next start resumes and
+        // receives what the slaves wrote meanwhile.
+        if self.config.replication_reset_at_end && !self.me.is_master() {
             phases.push(messages::RESET, self.both_sides(|group, pair| Action::Reset { group, pair }));
         }
-        let announcement = messages::END;
+        // The original's `end` announces the role, as its start does (manual, example 4).
+        let announcement = if self.me.is_master() { messages::MASTER_START } else { messages::SLAVE_START };
         Plan { procedure: Procedure::End, announcement, phases: phases.0, marker: MarkerChange::Remove }
     }
 

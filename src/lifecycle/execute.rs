@@ -81,9 +81,10 @@ impl Executor {
     /// Runs every phase of `plan`. The marker is not touched here.
     pub fn run(&self, plan: &Plan) -> Result<(), ProcedureError> {
         for phase in &plan.phases {
-            emit!(self.sink, Info, "akuRunPhase", None, None, "{}", phase.begin);
+            let func = if phase.original() { plan.procedure.func() } else { "akuRunPhase" };
+            emit!(self.sink, Info, func, None, None, "{}", phase.begin);
             self.run_phase(phase)?;
-            emit!(self.sink, Info, "akuRunPhase", None, None, "{}", phase.end);
+            emit!(self.sink, Info, func, None, None, "{}", phase.end);
             if self.interrupted.load(Ordering::SeqCst) {
                 return Err(ProcedureError::Interrupted);
             }

@@ -175,6 +175,18 @@ pub fn warn_orphans(config: &Config, obs: &Observation, sink: &dyn EventSink) {
             if repl.live() && !obs.reachable(peer) {
                 let name = topology::replication_name(&config.groups[key.group].prefix, key.pair);
                 let retained = state.retained_bytes.get(key).map_or_else(|| "log".to_owned(), |b| format!("{b} bytes of log"));
+                if peer.is_master() {
+                    // The master's end keeps the restart points on purpose: its next start catches up.
+                    emit!(
+                        sink,
+                        Info,
+                        "akuObserve",
+                        Some(server),
+                        Some(name),
+                        "The MASTER Pod is absent; this replication keeps its restart point: {retained} retained until it returns."
+                    );
+                    continue;
+                }
                 emit!(
                     sink,
                     Warn,

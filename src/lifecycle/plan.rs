@@ -31,6 +31,18 @@ pub enum Procedure {
 }
 
 impl Procedure {
+    /// The function name the original gives the procedure's log lines
+    /// (`[INFO][akuRunStart:903]...`, Utilities manual, aku, examples 2 to 4), so that
+    /// log filters written for the original keep matching.
+    pub fn func(self) -> &'static str {
+        match self {
+            Procedure::MasterStart | Procedure::SlaveStartFresh | Procedure::SlaveStartNonReset | Procedure::RecoverMaster => "akuRunStart",
+            Procedure::End => "akuRunEnd",
+            Procedure::Clean => "akuRunClean",
+            Procedure::ResetPeer => "akuRunReset",
+        }
+    }
+
     /// A short human name, used in dry-run output.
     pub fn title(self) -> &'static str {
         match self {
@@ -139,6 +151,14 @@ pub struct Phase {
     pub steps: Vec<Step>,
 }
 
+impl Phase {
+    /// True when the original prints these framing lines (they then carry the
+    /// procedure's function name; aku's additional lines keep `akuRunPhase`).
+    pub fn original(&self) -> bool {
+        messages::ORIGINAL.contains(&(self.begin, self.end))
+    }
+}
+
 /// What happens to `/tmp/aku_start_completed` after the last phase succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MarkerChange {
@@ -180,9 +200,11 @@ pub mod messages {
     pub const DELAY: (&str, &str) = ("Delay start completion.", "Start completion delay has ended.");
     pub const OPEN: (&str, &str) = ("Open the server to applications.", "Server is open to applications.");
 
+    /// The framing lines the original prints (spec section 5, the manual's examples).
+    pub const ORIGINAL: [(&str, &str); 4] = [TRUNCATE, SYNC, FLUSH, RESET];
+
     pub const MASTER_START: &str = "Start as MASTER Pod.";
     pub const SLAVE_START: &str = "Start as SLAVE Pod.";
-    pub const END: &str = "End replications of this Pod.";
     pub const CLEAN: &str = "Clean replications of this Pod.";
     pub const RESET_PEER: &str = "Reset the replications of a gone Pod.";
     pub const RECOVER: &str = "Recover the MASTER Pod from a SLAVE Pod.";

@@ -105,7 +105,7 @@ pub fn run_observed(run: &Run, obs: &Observation, sessions: Sessions) -> Result<
     if run.dry_run {
         return Ok(Outcome::Planned { text: render::render_plan(&run.config, run.backend.as_ref(), obs, &plan, &marker_text) });
     }
-    emit!(run.sink, Info, "akuRun", None, None, "{}", plan.announcement);
+    emit!(run.sink, Info, plan.procedure.func(), None, None, "{}", plan.announcement);
     let executor = Executor::new(
         Arc::clone(&run.config),
         Arc::clone(&run.backend),
