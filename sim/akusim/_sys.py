@@ -8,7 +8,6 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
-
 from typing import TypeVar
 
 from .errors import SimError
@@ -18,7 +17,7 @@ NETNS_DIR = "/run/netns"
 
 
 def run(argv: Sequence[str], *, check: bool = True, input: str | None = None,
-        timeout: float | None = 30.0) -> subprocess.CompletedProcess:
+        timeout: float | None = 30.0) -> subprocess.CompletedProcess[str]:
     """Runs a command (no shell), captures its output as text."""
     try:
         cp = subprocess.run(list(argv), input=input, capture_output=True, text=True,
@@ -33,7 +32,7 @@ def run(argv: Sequence[str], *, check: bool = True, input: str | None = None,
     return cp
 
 
-def ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """`ip [-n NETNS] ARGS...`."""
     argv = ["ip"]
     if netns:

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from ._sys import process_alive, proc_start_time
+from ._sys import proc_start_time, process_alive
 from .errors import SimError
 from .network import delete_namespaces, netns_groups
 

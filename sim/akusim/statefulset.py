@@ -16,22 +16,25 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Unpack
 
-from . import pod as _pod
+from . import pod as pod_ops
 from . import registry
-from ._sys import run, user_ids, wait_until
-from .errors import PodFailed, PsqlError, SimError
+from ._sys import run, user_ids
+from .errors import PsqlError, SimError
 from .network import Network, delete_namespaces
-from .options import (DEFAULT_ENTRYPOINT, DEFAULT_SERVER_OPTIONS, REPO_ROOT, ServerSettings, SimOptions,
-                      SimOptionsArgs, conf_value, default_odbcsysini, default_pg_bin, find_aku_bin,
-                      merge_options)
+from .options import (
+    DEFAULT_ENTRYPOINT,
+    DEFAULT_SERVER_OPTIONS,
+    ServerSettings,
+    SimOptions,
+    SimOptionsArgs,
+    default_odbcsysini,
+    default_pg_bin,
+    find_aku_bin,
+    merge_options,
+)
 from .pod import ACTIVE, MARKER, Pod, PodState
 from .psql import parse_rows, psql_argv, psql_run_env, superuser_env
-from .registry import sweep_stale
 from .statedir import SchemaSql, StateDir
-
-# The names this module defined before it was split, for `from akusim.statefulset import ...`.
-__all__ = ["DEFAULT_ENTRYPOINT", "DEFAULT_SERVER_OPTIONS", "MARKER", "REPO_ROOT", "PodFailed", "PodState",
-           "PsqlError", "SimOptions", "StatefulSet", "conf_value", "find_aku_bin", "sweep_stale", "wait_until"]
 
 STS_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
@@ -172,7 +175,7 @@ class StatefulSet:
         self._pods[k] = pod
         try:
             self._net.add_pod(k)
-            _pod.start_sandbox(pod, tmp=self.pod_tmp(k), hosts=self._net.hosts, resolv=self._net.resolv,
+            pod_ops.start_sandbox(pod, tmp=self.pod_tmp(k), hosts=self._net.hosts, resolv=self._net.resolv,
                                log_path=self.log_path(k))
             self._net.write_hosts(self._pods)
         except BaseException:
@@ -187,7 +190,7 @@ class StatefulSet:
     def wait_ready(self, k: int, timeout: float | None = None) -> None:
         """Waits for pod k's start marker; PodFailed if the entrypoint exits first."""
         pod = self._pod(k)
-        _pod.wait_ready(pod, self.pod_tmp(k) / MARKER, self.start_timeout if timeout is None else timeout,
+        pod_ops.wait_ready(pod, self.pod_tmp(k) / MARKER, self.start_timeout if timeout is None else timeout,
                         lambda: self._log_tail(k))
 
     def delete_pod(self, k: int, *, grace_period: float | None = None) -> int | None:
@@ -197,7 +200,7 @@ class StatefulSet:
         Returns the entrypoint's exit code (None if it had to be killed or was not
         running)."""
         pod = self._pod(k)
-        rc = _pod.terminate(pod, self.grace_period if grace_period is None else grace_period)
+        rc = pod_ops.terminate(pod, self.grace_period if grace_period is None else grace_period)
         self._destroy_pod(pod)
         del self._pods[k]
         self._net.write_hosts(self._pods)
@@ -208,8 +211,8 @@ class StatefulSet:
         with SIGKILL: no `aku -p end`. Like a crashed container, the pod keeps its
         IP and its name keeps resolving; restart_pod(k) runs the entrypoint again on
         the same volume."""
-        _pod.kill_container(self._pod(k))
-        _pod.remove_stale_pidfile(self.pgdata(k))
+        pod_ops.kill_container(self._pod(k))
+        pod_ops.remove_stale_pidfile(self.pgdata(k))
 
     def restart_pod(self, k: int, *, wait: bool = True, timeout: float | None = None) -> None:
         """Runs pod k again on its volume: after kill_pod (or a failed start) the
@@ -223,9 +226,9 @@ class StatefulSet:
         if state in ACTIVE:
             raise SimError(f"pod {self.pod_name(k)} is {state}: kill_pod or delete_pod it first")
         pod = self._pods[k]
-        _pod.kill_container(pod)
-        _pod.remove_stale_pidfile(self.pgdata(k))
-        _pod.clear_tmp(self.pod_tmp(k))
+        pod_ops.kill_container(pod)
+        pod_ops.remove_stale_pidfile(self.pgdata(k))
+        pod_ops.clear_tmp(self.pod_tmp(k))
         self._start_entrypoint(pod)
         if wait:
             self.wait_ready(k, timeout=timeout)
@@ -295,7 +298,7 @@ class StatefulSet:
         124 on timeout."""
         proc = self.popen_in_pod(k, argv, env, user=user,
                                  stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL)
-        return _pod.communicate(proc, input, timeout)
+        return pod_ops.communicate(proc, input, timeout)
 
     def popen_in_pod(self, k: int, argv: Sequence[str], env: Mapping[str, str] | None = None, *,
                      user: str | None = None,
@@ -305,7 +308,7 @@ class StatefulSet:
         pod = self._pod(k)
         full_env = self.pod_env(k)
         full_env.update(env or {})
-        return _pod.popen_in(pod, argv, full_env, privileges=self._privileges(user), stdin=stdin)
+        return pod_ops.popen_in(pod, argv, full_env, privileges=self._privileges(user), stdin=stdin)
 
     def psql_env(self) -> dict[str, str]:
         """Environment for a psql run inside a pod as the superuser (passfile, no password in argv)."""
@@ -402,7 +405,7 @@ class StatefulSet:
         user = user or self.user
         if user == "root":
             return []
-        return _pod.setpriv(*((self.uid, self.gid) if user == self.user else user_ids(user)))
+        return pod_ops.setpriv(*((self.uid, self.gid) if user == self.user else user_ids(user)))
 
     def _prepare_files(self, conf_text: str, schema_sql: SchemaSql, aku_bin: str | os.PathLike[str] | None,
                        opts: SimOptions) -> None:
@@ -417,7 +420,7 @@ class StatefulSet:
         f.copy_odbc(Path(opts.odbcsysini or default_odbcsysini()))
         self._net.write_name_service(self._pods)
         # the pod user must be able to run the server binaries
-        cp = run([*_pod.setpriv(self.uid, self.gid), f"{self.pg_bin}/postgres", "--version"], check=False)
+        cp = run([*pod_ops.setpriv(self.uid, self.gid), f"{self.pg_bin}/postgres", "--version"], check=False)
         if cp.returncode != 0 or "PostgreSQL" not in cp.stdout:
             raise SimError(f"user {self.user} cannot run {self.pg_bin}/postgres: "
                            f"{cp.stderr.strip()} (run scripts/setup)")
@@ -426,11 +429,11 @@ class StatefulSet:
         vol = self.volume(pod.k)
         vol.mkdir(parents=True, exist_ok=True)
         self._files.chown(vol, 0o700)
-        _pod.start_entrypoint(pod, [*self._privileges(None), str(self._files.entrypoint)], self.pod_env(pod.k))
+        pod_ops.start_entrypoint(pod, [*self._privileges(None), str(self._files.entrypoint)], self.pod_env(pod.k))
 
     def _destroy_pod(self, pod: Pod) -> None:
         """Kills the pod's processes, removes its network, stale pidfile and /tmp."""
-        _pod.stop(pod)
+        pod_ops.stop(pod)
         self._net.remove_pod(pod.k)
-        _pod.remove_stale_pidfile(self.pgdata(pod.k))
+        pod_ops.remove_stale_pidfile(self.pgdata(pod.k))
         shutil.rmtree(self.pod_tmp(pod.k), ignore_errors=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from akusim import PodFailed, PsqlError, SimError, StatefulSet, sweep_stale
-from akusim._sys import netns_list, pids_in_netns, netns_inode
+from akusim._sys import netns_inode, netns_list, pids_in_netns
 
 FAKES = Path(__file__).resolve().parent / "fakes"
 
@@ -281,6 +281,7 @@ def test_sigterm_tears_down(aku_bin):
         time.sleep(120)
     """)
     p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None
     state_dir = Path(p.stdout.readline().strip())
     assert state_dir.is_dir()
     p.terminate()
