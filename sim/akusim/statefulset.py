@@ -18,9 +18,9 @@ from typing import IO, Any, Unpack
 
 from . import pod as pod_ops
 from . import registry
-from ._sys import run, user_ids
+from ._sys import netns_delete, run, user_ids
 from .errors import PsqlError, SimError
-from .network import Network, delete_namespaces
+from .network import Network, netns_groups
 from .options import (
     DEFAULT_ENTRYPOINT,
     DEFAULT_SERVER_OPTIONS,
@@ -372,10 +372,11 @@ class StatefulSet:
             except Exception as e:
                 errors.append(f"pod {k}: {e}")
         self._pods.clear()
-        try:
-            delete_namespaces(self.sts)
-        except Exception as e:
-            errors.append(str(e))
+        for ns in netns_groups().get(self.sts, []):
+            try:
+                netns_delete(ns)
+            except Exception as e:
+                errors.append(str(e))
         self._files.remove(keep_volumes=keep)
         registry.unregister(self.sts, self)
         if errors:
