@@ -55,6 +55,11 @@ LOG_RE = re.compile(r"^\[AKU\]\[(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+)\]\[\d+\] "
 ENTRY_RE = re.compile(r"^\[entrypoint\]\[([0-9T:.\-]+)Z\] (.*)$")
 
 
+def mib(kb: int | None) -> str:
+    """A max RSS in MiB, "–" when unknown."""
+    return f"{kb / 1024:.1f}" if kb is not None else "–"
+
+
 class BenchError(Exception):
     pass
 
@@ -244,7 +249,7 @@ def joins(s: StatefulSet, rows: int, runs: int) -> tuple[Case, Case, Case]:
         if got != rows:
             raise BenchError(f"after aku's join pod 1 holds {got} rows of public.t1, expected {rows}")
         join.runs.append(start)
-        print(f"  aku join: {start.seconds:.2f} s, max RSS {start.rss_kb / 1024:.1f} MiB")
+        print(f"  aku join: {start.seconds:.2f} s, max RSS {mib(start.rss_kb)} MiB")
         say(f"Bare copy run {i + 1}/{runs} ({rows:,} rows): subscription on pod 1 from pod 0")
         b = bare_copy(s, 0, 1, rows)
         bare.runs.append(b)
@@ -271,9 +276,8 @@ def bench_join_and_end(args, cases: dict[str, Case], timelines: dict[str, list[s
             f"public.t1 (aku) and public.c1 (bare copy) on pod 0")
         s.create_pod(0)
         took = load_rows(s, 0, ["public.t1", "public.c1"], rows)
-        print(f"  loaded in {took:.1f} s; public.t1 is "
-              f"{s.psql(0, 'SELECT pg_size_pretty(pg_total_relation_size(%s))' % repr('public.t1'))[0][0]} "
-              f"with its index")
+        size = s.psql(0, "SELECT pg_size_pretty(pg_total_relation_size('public.t1'))")[0][0]
+        print(f"  loaded in {took:.1f} s; public.t1 is {size} with its index")
         s.psql(0, "CREATE PUBLICATION bench_bare FOR TABLE public.c1, public.c2")
 
         say("Pod 1 joins (its entrypoint runs `aku -p start`: truncate, copy from pod 0)")
@@ -310,8 +314,8 @@ def bench_join_and_end(args, cases: dict[str, Case], timelines: dict[str, list[s
             e, st = end_then_start(s, 3)
             end3.runs.append(e)
             rejoin.runs.append(st)
-            print(f"  end: {e.seconds:.2f} s ({e.rss_kb / 1024:.1f} MiB); "
-                  f"start again: {st.seconds:.2f} s ({st.rss_kb / 1024:.1f} MiB)")
+            print(f"  end: {e.seconds:.2f} s ({mib(e.rss_kb)} MiB); "
+                  f"start again: {st.seconds:.2f} s ({mib(st.rss_kb)} MiB)")
         end3w = Case("end on pod 3, 3 live peers, just after writes",
                      f"{args.write_rows:,} rows on pod 3 and on pod 0; aku -p end  (pod 3)")
         base = 10_000_000
@@ -324,7 +328,7 @@ def bench_join_and_end(args, cases: dict[str, Case], timelines: dict[str, list[s
                 base += args.write_rows
             e, st = end_then_start(s, 3)
             end3w.runs.append(e)
-            print(f"  end: {e.seconds:.2f} s ({e.rss_kb / 1024:.1f} MiB); start again: {st.seconds:.2f} s")
+            print(f"  end: {e.seconds:.2f} s ({mib(e.rss_kb)} MiB); start again: {st.seconds:.2f} s")
         cases["end3"], cases["end3w"], cases["rejoin3"] = end3, end3w, rejoin
         timelines["end3w"] = timeline(slowest(end3w).log)
         timelines["end3"] = timeline(slowest(end3).log)
@@ -337,7 +341,7 @@ def bench_join_and_end(args, cases: dict[str, Case], timelines: dict[str, list[s
             say(f"End run {i + 1}/{args.runs}: `aku -p end` on pod 1 (1 live peer), then `aku -p start`")
             e, st = end_then_start(s, 1)
             end1.runs.append(e)
-            print(f"  end: {e.seconds:.2f} s ({e.rss_kb / 1024:.1f} MiB); start again: {st.seconds:.2f} s")
+            print(f"  end: {e.seconds:.2f} s ({mib(e.rss_kb)} MiB); start again: {st.seconds:.2f} s")
         cases["end1"] = end1
         timelines["end1"] = timeline(slowest(end1).log)
         say("Tearing down")
@@ -358,7 +362,7 @@ def bench_master_start(args, cases: dict[str, Case], timelines: dict[str, list[s
             e, st = end_then_start(s, 0)
             end0.runs.append(e)
             start.runs.append(st)
-            print(f"  start: {st.seconds:.2f} s ({st.rss_kb / 1024:.1f} MiB); end before it: {e.seconds:.2f} s")
+            print(f"  start: {st.seconds:.2f} s ({mib(st.rss_kb)} MiB); end before it: {e.seconds:.2f} s")
         cases["master"], cases["end0"] = start, end0
         timelines["master"] = timeline(slowest(start).log)
         say("Tearing down")
@@ -390,7 +394,7 @@ def main() -> int:
         print("no /usr/bin/time: run scripts/bench (it installs Debian's time)")
         return 2
     began = time.monotonic()
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     swept = sweep_stale(STS_PREFIX)
     if swept:
         print(f"swept leftovers of crashed runs: {swept}")
@@ -404,13 +408,15 @@ def main() -> int:
         return 1
 
     say(f"Results ({stamp}; {machine()}; PostgreSQL 18, pod simulator)")
-    print(f"  command: scripts/bench {' '.join(sys.argv[3:] if sys.argv[1:2] == ['--aku-bin'] else sys.argv[1:])}".rstrip())
+    argv = sys.argv[3:] if sys.argv[1:2] == ["--aku-bin"] else sys.argv[1:]
+    print(f"  command: scripts/bench {' '.join(argv)}".rstrip())
     print("  time = elapsed of the aku process (/usr/bin/time %e inside the pod), mean of the runs;"
           "\n  bare copy = PostgreSQL's own clock from CREATE SUBSCRIPTION to every table 'r'")
     head = f"  {'case':74} {'runs':>4} {'mean s':>8} {'min–max s':>12} {'max RSS MiB':>12}  command"
     print(head)
     print("  " + "-" * (len(head) - 2 + 20))
-    order = ["join", "sync", "bare", "join0", "sync0", "bare0", "join_first", "master", "end3", "end3w", "end1", "end0", "rejoin3"]
+    order = ["join", "sync", "bare", "join0", "sync0", "bare0", "join_first", "master",
+             "end3", "end3w", "end1", "end0", "rejoin3"]
     for key in order:
         c = cases[key]
         print(f"  {c.name:74} {len(c.runs):>4} {c.mean():>8.2f} {c.spread():>12} {c.rss_mib():>12}  {c.command}")

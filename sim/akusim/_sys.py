@@ -1,4 +1,5 @@
-"""Small Linux helpers of the pod simulator: commands, network namespaces, processes."""
+"""Small Linux helpers of the pod simulator: commands, network namespaces, processes,
+polling. Knows nothing of StatefulSets or pods."""
 
 from __future__ import annotations
 
@@ -6,17 +7,17 @@ import os
 import signal
 import subprocess
 import time
-from typing import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
+from .errors import SimError
+
+T = TypeVar("T")
 NETNS_DIR = "/run/netns"
 
 
-class SimError(RuntimeError):
-    """Anything the simulator could not do."""
-
-
 def run(argv: Sequence[str], *, check: bool = True, input: str | None = None,
-        timeout: float | None = 30.0) -> subprocess.CompletedProcess:
+        timeout: float | None = 30.0) -> subprocess.CompletedProcess[str]:
     """Runs a command (no shell), captures its output as text."""
     try:
         cp = subprocess.run(list(argv), input=input, capture_output=True, text=True,
@@ -31,7 +32,7 @@ def run(argv: Sequence[str], *, check: bool = True, input: str | None = None,
     return cp
 
 
-def ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """`ip [-n NETNS] ARGS...`."""
     argv = ["ip"]
     if netns:
@@ -168,3 +169,16 @@ def assert_traversable(path: str, uid: int, gid: int) -> None:
         if not ok:
             raise SimError(f"{d} is not searchable by uid {uid}: choose a state_dir elsewhere "
                            f"(e.g. under /var/tmp)")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.1,
+               what: str = "condition") -> T:
+    """Polls `predicate` until it returns a truthy value (returned) or raises on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise SimError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)

@@ -20,6 +20,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -242,7 +243,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def test_the_validator_is_offline_and_strict():
     """kubernetes-validate ships its schemas for KUBERNETES_VERSION, and strict
     validation rejects an unknown field (a misspelling would not go unnoticed)."""
-    bad = {
+    bad: dict[str, Any] = {
         "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "x"},
         "spec": {"serviceName": "x", "selector": {"matchLabels": {"a": "b"}},
                  "podManagmentPolicy": "OrderedReady",
@@ -285,7 +286,7 @@ def test_each_backend_has_every_resource(bundle: Bundle):
     assert kinds == ["ConfigMap", "ConfigMap", "Secret", "Service", "Service", "StatefulSet"]
     names = [(d["kind"], d["metadata"]["name"]) for _, d in bundle.docs]
     assert len(names) == len(set(names))
-    bundle.conf_map, bundle.schema_map, bundle.headless, bundle.client  # exactly one of each
+    bundle.conf_map, bundle.schema_map, bundle.headless, bundle.client  # noqa: B018 - each raises unless exactly one
 
 
 # --------------------------------------------------------------------------- StatefulSet and Services
@@ -566,6 +567,7 @@ def _finish(proc: subprocess.Popen, timeout: float = 20) -> tuple[int, str]:
             os.killpg(proc.pid, signal.SIGKILL)  # the background sleep, if any
         except ProcessLookupError:
             pass
+    assert proc.stdout is not None
     return rc, proc.stdout.read()
 
 

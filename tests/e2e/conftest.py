@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -82,7 +82,7 @@ def aku_bin() -> str:
 
 
 @pytest.fixture
-def make_sts(request, aku_bin) -> Callable[..., StatefulSet]:
+def make_sts(request, aku_bin) -> Iterator[Callable[..., StatefulSet]]:
     """Factory: make_sts(replicas_max=4, conf=None, schema_sql=DEFAULT_SCHEMA, **kw)
     builds a StatefulSet with a unique name; `conf` is aku.conf text or a callable
     (sts, svc, replicas_max) -> text, default default_conf. Every StatefulSet made

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from akusim import wait_until
-
 from helpers import TABLES, aku_objects, destroy_replication_state, wait_identical, write_rows
 
 EXIT_RECOVERY_REQUIRED = 7
@@ -31,8 +30,8 @@ def test_status_reports_a_healthy_cluster_then_the_orphan_of_a_killed_pod(sts):
     write_rows(sts, 0, base=1000, n=200)
     rc, out, _ = sts.aku(0, "-s")
     assert rc == EXIT_STATUS_PROBLEM, out
-    lines = [l for l in out.splitlines() if "orphan: peer absent" in l]
-    assert {l.split()[5] for l in lines} == {"AKU_REP_02", "AKU_REP_12"}, out
+    lines = [line for line in out.splitlines() if "orphan: peer absent" in line]
+    assert {line.split()[5] for line in lines} == {"AKU_REP_02", "AKU_REP_12"}, out
     assert "2 problem(s) found." in out
 
 
@@ -98,7 +97,9 @@ def test_master_recovery_from_a_slave_while_it_keeps_writing(sts):
     rc, out, _ = sts.aku(0, "-p", "recover", "--from", "1", "--dry-run")
     assert rc == 0 and "Plan: recover the MASTER Pod from a SLAVE Pod" in out
     # Pod 1 keeps writing while the master recovers from it.
-    writer = sts.popen_in_pod(1, ["sh", "-c", "for i in $(seq 1 300); do echo \"INSERT INTO public.t1 VALUES (100000 + $i, 'during');\"; sleep 0.01; done | psql -q -v ON_ERROR_STOP=1"], env=sts.psql_env())
+    writes = ("for i in $(seq 1 300); do echo \"INSERT INTO public.t1 VALUES (100000 + $i, 'during');\"; "
+              "sleep 0.01; done | psql -q -v ON_ERROR_STOP=1")
+    writer = sts.popen_in_pod(1, ["sh", "-c", writes], env=sts.psql_env())
     rc, out, err = sts.aku(0, "-p", "recover", "--from", "1", "--yes")
     assert rc == 0, out + err
     assert "AKU started with RECOVER option." in out and "AKU run successfully." in out

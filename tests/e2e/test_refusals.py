@@ -4,8 +4,8 @@ code, the message, and no change to any table or replication object."""
 from __future__ import annotations
 
 import pytest
-from akusim import PodFailed
 
+from akusim import PodFailed
 from helpers import TABLES, aku_objects, destroy_replication_state, fingerprints, wait_identical, write_rows
 
 EXIT_DUPLICATE_START = 6

@@ -71,7 +71,8 @@ def test_writes_on_every_pod_during_a_join_lose_and_duplicate_nothing(make_sts, 
         total += processed(out)
     assert total > 0
     pods = range(running + 1)
-    fp = wait_identical(s, pods, expect_rows={"public.t1": 200000 + total, "public.t2": (running + 1) * 100}, timeout=120)
+    fp = wait_identical(s, pods, expect_rows={"public.t1": 200000 + total, "public.t2": (running + 1) * 100},
+                        timeout=120)
     # Every update reached every pod exactly once: the sum of n is the number of transactions.
     sums = {k: int(s.psql(k, "SELECT sum(n) FROM public.t2")[0][0]) for k in pods}
     assert set(sums.values()) == {total}, sums
@@ -193,7 +194,7 @@ def test_master_killed_during_the_copy_fails_clearly_and_a_later_start_converges
         time.sleep(0.05)
     s.kill_pod(0)
     started = time.monotonic()
-    with pytest.raises(Exception):
+    with pytest.raises(PodFailed):
         s.wait_ready(1, timeout=120)
     assert time.monotonic() - started < 90, "aku must fail within its timeouts"
     log = s.pod_log(1)

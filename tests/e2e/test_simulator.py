@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from akusim import PodFailed, PsqlError, SimError, StatefulSet, sweep_stale
-from akusim._sys import netns_list, pids_in_netns, netns_inode
+from akusim import PodFailed, PodState, PsqlError, SimError, SimOptions, StatefulSet, sweep_stale
+from akusim._sys import netns_inode, netns_list, pids_in_netns
 
 FAKES = Path(__file__).resolve().parent / "fakes"
 
@@ -225,6 +225,20 @@ def test_start_failure_raises_with_log(make_sts):
     assert s.pod_state(0) == "running"
 
 
+def test_options_as_a_dataclass_or_keywords(make_sts):
+    """options=SimOptions(...) and the keyword options mix, the keywords winning;
+    pod states are PodState members equal to the documented strings."""
+    s = make_sts(replicas_max=1, options=SimOptions(grace_period=7.0, start_timeout=9.0, env={"X": "1"}),
+                 grace_period=8.0)
+    assert s.options == SimOptions(grace_period=8.0, start_timeout=9.0, env={"X": "1"})
+    assert (s.grace_period, s.start_timeout, s.pod_env(0)["X"]) == (8.0, 9.0, "1")
+    assert s.pod_state(0) is PodState.ABSENT and s.pod_state(0) == "absent" and f"{s.pod_state(0)}" == "absent"
+    s.create_pod(0)
+    assert s.pods() == {0: PodState.RUNNING} and s.pods() == {0: "running"}
+    with pytest.raises(TypeError, match="grace"):
+        StatefulSet(f"e2eopt-{os.getpid()}", "svc", 1, "", grace=1.0)  # type: ignore[call-arg]
+
+
 def test_teardown_leaves_nothing(make_sts):
     s = make_sts(replicas_max=3)
     s.scale(3)
@@ -281,6 +295,7 @@ def test_sigterm_tears_down(aku_bin):
         time.sleep(120)
     """)
     p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None
     state_dir = Path(p.stdout.readline().strip())
     assert state_dir.is_dir()
     p.terminate()
