@@ -60,12 +60,17 @@ pub enum OutputFormat {
     bin_name = "aku",
     version,
     disable_version_flag = true,
+    disable_help_flag = true,
     about = "Keeps the database servers of a Kubernetes StatefulSet replicated as pods come and go.",
     after_help = "Configuration: --config PATH, else $AKU_CONF, else $ALTIBASE_HOME/conf/aku.conf.\n\
                   Exit codes: see docs/exit-codes.md."
 )]
 #[command(group(ArgGroup::new("mode").required(true).multiple(false)))]
 pub struct Cli {
+    /// Print the help screen (`crate::help`).
+    #[arg(short = 'h', long = "help", group = "mode")]
+    pub help: bool,
+
     /// Print the version.
     #[arg(short = 'v', long = "version", group = "mode")]
     pub version: bool,
@@ -120,15 +125,37 @@ pub struct Cli {
     pub log_format: LogFormat,
 }
 
+/// Why the command line was not accepted.
+#[derive(Debug)]
+pub enum CliError {
+    /// No option, an unknown option or action, a missing value, two modes: the
+    /// original prints only its help screen (BUG-50005), with a non-zero exit code.
+    HelpScreen,
+    /// An extension flag used without what it needs: a message says what.
+    Extension(clap::Error),
+}
+
+impl CliError {
+    /// The exit code (`USAGE`).
+    pub fn exit_code(&self) -> i32 {
+        crate::exit_code::USAGE
+    }
+}
+
 impl Cli {
     /// Parses `args`, also enforcing which extensions need which mode (clap's
     /// `requires` does not fire for flags).
-    pub fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    pub fn parse_args<I, T>(args: I) -> Result<Cli, CliError>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let cli = Cli::try_parse_from(args)?;
+        let cli = Cli::try_parse_from(args).map_err(|_| CliError::HelpScreen)?;
+        Self::check_extensions(&cli).map_err(CliError::Extension)?;
+        Ok(cli)
+    }
+
+    fn check_extensions(cli: &Cli) -> Result<(), clap::Error> {
         let needs = |flag: &str, mode: &str| {
             Cli::command().error(clap::error::ErrorKind::MissingRequiredArgument, format!("{flag} can only be used with {mode}"))
         };
@@ -161,7 +188,7 @@ impl Cli {
         if cli.lag_threshold != crate::status::DEFAULT_LAG_THRESHOLD && !cli.status {
             return Err(needs("--lag-threshold", "-s/--status"));
         }
-        Ok(cli)
+        Ok(())
     }
 
     /// The `-v` text: `aku <version>`.
@@ -174,7 +201,7 @@ impl Cli {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+    fn parse(args: &[&str]) -> Result<Cli, CliError> {
         Cli::parse_args(std::iter::once("aku").chain(args.iter().copied()))
     }
 

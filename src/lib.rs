@@ -9,6 +9,7 @@ pub mod config;
 pub mod connect;
 pub mod error;
 pub mod exit_code;
+pub mod help;
 pub mod info;
 pub mod lifecycle;
 pub mod logging;

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::backend;
-use crate::cli::{Cli, OutputFormat, PodAction};
+use crate::cli::{Cli, CliError, OutputFormat, PodAction};
 use crate::config::{Config, EnvOverrides, PasswordSource, Secret, Syntax};
 use crate::connect::OdbcConnector;
 use crate::error::Error;
 use crate::lifecycle::{self, Backend, Concurrency, Connector, Event, EventLevel, EventSink, Intent, Outcome, Run, marker};
 use crate::topology::{self, ServerId};
-use crate::{exit_code, info, logging, status};
+use crate::{exit_code, help, info, logging, status};
 
 /// Everything aku reads from the process environment, read once.
 #[derive(Debug, Clone, Default)]
@@ -67,10 +67,19 @@ where
     let cli = match Cli::parse_args(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            match &e {
+                CliError::HelpScreen => print!("{}", help::screen()),
+                CliError::Extension(error) => {
+                    let _ = error.print();
+                }
+            }
             return e.exit_code();
         }
     };
+    if cli.help {
+        print!("{}", help::screen());
+        return exit_code::SUCCESS;
+    }
     if cli.version {
         println!("{}", Cli::version_text());
         return exit_code::SUCCESS;

@@ -48,7 +48,9 @@ pub enum IdentityError {
 pub fn server_id_from_hostname(hostname: &str, sts: &str, count: u8) -> Result<ServerId, IdentityError> {
     let short = hostname.split('.').next().unwrap_or(hostname);
     let shape = || IdentityError::Shape { hostname: hostname.to_owned(), sts: sts.to_owned() };
-    let digits = short.strip_prefix(sts).and_then(|rest| rest.strip_prefix('-')).ok_or_else(shape)?;
+    // Host names compare without regard to case (RFC 4343).
+    let prefix_matches = short.len() > sts.len() && short.is_char_boundary(sts.len()) && short[..sts.len()].eq_ignore_ascii_case(sts);
+    let digits = if prefix_matches { short[sts.len()..].strip_prefix('-') } else { None }.ok_or_else(shape)?;
     let canonical = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
     if !canonical {
         return Err(shape());

@@ -44,17 +44,31 @@ fn version_is_lowercase_v() {
     assert_eq!(run(aku().arg("-V")).0, 2);
 }
 
+const HELP_SCREEN: &str = include_str!("manual/help_screen_bug_50005.txt");
+
 #[test]
-fn modes_are_exclusive_and_one_is_required() {
-    for args in [&["-i", "-p", "start"][..], &["-v", "-i"], &[], &["-p", "bogus"], &["--dry-run", "-i"]] {
+fn no_option_or_a_wrong_one_prints_the_original_help_screen_alone_and_exits_2() {
+    // BUG-50005 (7.1.0.9.7): the help screen only, no `Error while getting option.`.
+    for args in [&[][..], &["-x"], &["-p", "bogus"], &["-i", "-p", "start"], &["-v", "-i"], &["-p"], &["-V"]] {
+        let (code, out, err) = run(aku().args(args));
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(out.starts_with(HELP_SCREEN), "{args:?}: {out}");
+        assert!(out.contains("-p recover --from N --yes") && out.contains("--dry-run"), "the extensions follow: {out}");
+        assert_eq!(err, "", "{args:?}: no error line");
+        assert!(!out.contains("error:"), "{args:?}: {out}");
+    }
+    let (code, out, err) = run(aku().arg("-h"));
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(out.starts_with(HELP_SCREEN), "{out}");
+    assert_eq!(run(aku().arg("--help")).1, out);
+}
+
+#[test]
+fn an_extension_flag_without_its_mode_says_what_it_needs() {
+    for args in [&["--dry-run", "-i"][..], &["-p", "recover", "--from", "1"], &["-i", "--lag-threshold", "5"]] {
         let (code, _, err) = run(aku().args(args));
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.starts_with("error: "), "{args:?}: {err}");
-    }
-    let (code, out, _) = run(aku().arg("-h"));
-    assert_eq!(code, 0);
-    for flag in ["--info", "--pod <ACTION>", "--version", "--config <PATH>", "--dry-run", "--log-format"] {
-        assert!(out.contains(flag), "{flag} missing from help:\n{out}");
+        assert!(err.starts_with("error: ") && err.contains("can only be used with"), "{args:?}: {err}");
     }
 }
 
@@ -221,4 +235,25 @@ fn a_peer_or_source_that_is_not_a_server_id_is_a_usage_error() {
         assert!(out.contains(expected), "{args:?}: {out}");
         assert!(!out.contains("not reachable yet"), "nothing is contacted: {out}");
     }
+}
+
+/// The Utilities manual (7.3, aku, example 1): `aku -i` on pod 0 of `AKUHOST`,
+/// byte for byte (with `--show-password`: the original prints the password).
+#[test]
+fn info_is_the_manuals_example_1_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("aku.conf");
+    std::fs::write(
+        &conf,
+        "AKU_STS_NAME = AKUHOST\nAKU_SVC_NAME = altibase-svc\nAKU_SERVER_COUNT = 4\nAKU_SYS_PASSWORD = manager\n\
+         REPLICATIONS = (\n    REPLICATION_NAME_PREFIX = AKU_REP\n    ( SYS.T1, SYS.T2, SYS.T3 )\n)\n",
+    )
+    .unwrap();
+    let manual = include_str!("manual/m73_ex1_aku_i.txt");
+    let expected = manual.strip_prefix("$ aku -i\n").unwrap();
+    let (code, out, err) = run(aku().args(["-i", "--show-password", "--config"]).arg(&conf).env("AKU_HOSTNAME", "AKUHOST-0"));
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(out, expected);
+    let (_, masked, _) = run(aku().args(["-i", "--config"]).arg(&conf).env("AKU_HOSTNAME", "akuhost-0"));
+    assert_eq!(masked, expected.replace("Password         : manager", "Password         : ********"));
 }

@@ -240,3 +240,46 @@ fn altibase_status_transcript() {
         insta::assert_snapshot!("21_status", text);
     });
 }
+
+/// The log lines of the Utilities manual's examples 2 to 4 (7.3, aku: start on the
+/// master, start on the 4th pod, end on the 4th pod) appear in this
+/// implementation's log, in order and with the original's function names (time,
+/// thread and source line aside; other lines may come between them).
+#[test]
+fn the_manuals_example_log_lines_appear_in_order_with_the_originals_function_names() {
+    let c = || config(BackendKind::Altibase);
+    let cases = [
+        (include_str!("manual/m73_ex2_start_master.txt"), Scenario::new("example 2", c(), 0).server(0, Obj::Missing, &[]), Intent::Start),
+        (
+            include_str!("manual/m73_ex3_start_slave_4th.txt"),
+            Scenario::new("example 3", c(), 3)
+                .server(3, Obj::Missing, &[])
+                .server(0, Obj::Running, &[(3, Obj::Reset)])
+                .server(1, Obj::Running, &[(3, Obj::Reset)])
+                .server(2, Obj::Running, &[(3, Obj::Reset)]),
+            Intent::Start,
+        ),
+        (
+            include_str!("manual/m73_ex4_end_slave_4th.txt"),
+            Scenario::new("example 4", c(), 3)
+                .server(3, Obj::Running, &[])
+                .server(0, Obj::Running, &[])
+                .server(1, Obj::Running, &[])
+                .server(2, Obj::Running, &[]),
+            Intent::End,
+        ),
+    ];
+    let strip = regex::Regex::new(r"^\[AKU\]\[[^\]]*\]\[\d+\] \[(\w+)\]\[(\w+):\d+\](.*)$").unwrap();
+    for (manual, scenario, intent) in cases {
+        let ours = transcript(&scenario, intent);
+        let ours: Vec<&str> = ours.lines().skip_while(|l| *l != "-- log").skip(1).collect();
+        let mut at = 0;
+        for line in manual.lines().filter(|l| l.starts_with("[AKU]")) {
+            let caps = strip.captures(line).unwrap_or_else(|| panic!("a log line of the manual: {line}"));
+            let wanted = format!("[{}][{}]{}", &caps[1], &caps[2], &caps[3]);
+            let found = ours[at..].iter().position(|l| *l == wanted);
+            let Some(found) = found else { panic!("{}: `{wanted}` not found after line {at} of:\n{}", scenario.title, ours.join("\n")) };
+            at += found + 1;
+        }
+    }
+}

@@ -78,7 +78,7 @@ pub enum ConfigError {
     NotIdentifier { at: Location, what: String, problem: String },
     /// `AKU_STS_NAME` or `AKU_SVC_NAME` that Kubernetes would not accept.
     #[error(
-        "{at}: {name} = {value} is not a valid DNS label: use lowercase letters, digits and '-', \
+        "{at}: {name} = {value} is not a valid DNS label: use letters, digits and '-', \
          starting and ending with a letter or digit (RFC 1123), because pods and hosts are named after it"
     )]
     NotDnsLabel { at: Location, name: &'static str, value: String },

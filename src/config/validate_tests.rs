@@ -284,7 +284,7 @@ fn sts_and_svc_names_must_be_dns_labels() {
     let msg = parse(&format!("AKU_STS_NAME = Altibase_STS\nAKU_SVC_NAME = v\nAKU_SYS_PASSWORD = p\n{GROUP}")).unwrap_err();
     assert_eq!(
         msg,
-        "aku.conf:1:16: AKU_STS_NAME = Altibase_STS is not a valid DNS label: use lowercase letters, digits and '-', \
+        "aku.conf:1:16: AKU_STS_NAME = Altibase_STS is not a valid DNS label: use letters, digits and '-', \
          starting and ending with a letter or digit (RFC 1123), because pods and hosts are named after it"
     );
 }

@@ -75,7 +75,8 @@ pub(crate) fn byte_limit(value: &RawValue, what: What<'_>, max: usize, why: &'st
 pub(crate) fn dns_label(value: &RawValue, name: &'static str) -> Result<String, ConfigError> {
     byte_limit(value, &|| format!("{name} = {}", show(&value.text)), 63, "")?;
     let text = value.text.as_str();
-    let inner_ok = text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    // DNS names are case-insensitive (RFC 4343); the manual's examples use `AKUHOST`.
+    let inner_ok = text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !inner_ok || text.starts_with('-') || text.ends_with('-') {
         return Err(ConfigError::NotDnsLabel { at: Location::new(value.span), name, value: show(text) });
     }
@@ -158,12 +159,13 @@ mod tests {
     #[test]
     fn dns_labels() {
         assert_eq!(dns_label(&v("altibase-sts"), "AKU_STS_NAME").unwrap(), "altibase-sts");
-        for bad in ["Altibase", "-a", "a-", "a_b", "a.b", "a b"] {
+        assert_eq!(dns_label(&v("AKUHOST"), "AKU_STS_NAME").unwrap(), "AKUHOST");
+        for bad in ["-a", "a-", "a_b", "a.b", "a b"] {
             assert!(dns_label(&v(bad), "AKU_STS_NAME").is_err(), "{bad}");
         }
         assert_eq!(
             dns_label(&v("a_b"), "AKU_STS_NAME").unwrap_err().to_string(),
-            "aku.conf:3:20: AKU_STS_NAME = a_b is not a valid DNS label: use lowercase letters, digits and '-', \
+            "aku.conf:3:20: AKU_STS_NAME = a_b is not a valid DNS label: use letters, digits and '-', \
              starting and ending with a letter or digit (RFC 1123), because pods and hosts are named after it"
         );
         assert_eq!(
