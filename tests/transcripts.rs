@@ -171,6 +171,19 @@ fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
         Intent::Start,
     ));
     out.push((
+        "26_end_master_keeps_restart_points",
+        all_running("end on the MASTER Pod: flush and stop, never reset (BUG-50259, BUG-50503)", c(), 0),
+        Intent::End,
+    ));
+    out.push((
+        "27_start_refused_server_in_normal_mode",
+        Scenario::new("slave pod 1 start on a server that booted with ADMIN_MODE = 0", c(), 1)
+            .server(1, Obj::Missing, &[])
+            .server(0, Obj::Running, &[(1, Obj::Reset)])
+            .admin_mode_off(),
+        Intent::Start,
+    ));
+    out.push((
         "23_slave3_rejoins_after_pod_1_forgot_it_drains_first",
         Scenario::new(
             "slave pod 3 restarts after a crash; pod 1 re-joined meanwhile and forgot it: drain to pods 0 and 2, then join",

@@ -115,6 +115,45 @@ fn find<'a>(rows: &'a [Row], name: &str) -> Option<&'a Row> {
     rows.iter().find(|r| r.text(0).is_some_and(|n| n.trim().eq_ignore_ascii_case(name)))
 }
 
+/// The bookmark of running peer `k` for joiner `j`, before the copy from `source`
+/// (docs/architecture.md, "The Altibase join"; `spec/altibase-join-window.md`):
+/// pin k's start point for j with START then STOP of `P_kj` (START on a reset object
+/// sets XSN at the handshake; STOP keeps it: Replication Manual, ALTER REPLICATION),
+/// wait until every transaction that was open on k at the pin has ended, then FLUSH
+/// `P_0k` (the SN current when FLUSH is issued) so that the source has applied all
+/// of k's changes before the pin when its SYNC takes the snapshot. k's later
+/// changes are sent by `P_kj` once it is started after the copy.
+fn bookmark(config: &Config, k: ServerId, group: usize, joiner: ServerId, source: ServerId) -> Vec<Op> {
+    let prefix = &config.groups[group].prefix;
+    let to_joiner = topology::replication_name(prefix, Pair::new(k, joiner)).to_ascii_uppercase();
+    let to_source = topology::replication_name(prefix, Pair::new(source, k)).to_ascii_uppercase();
+    let pinned_at = Var::new(ValueKind::Int, k, &to_joiner, "open_transactions_since");
+    let open_before_pin = "FROM V$TRANSACTION WHERE UPDATE_STATUS = 1 AND SESSION_ID <> SESSION_ID()";
+    vec![
+        Altibase::alter(&to_joiner, k, "START"),
+        Op::capture(k, format!("SELECT NVL(MAX(FIRST_UPDATE_TIME), 0) {open_before_pin}"), pinned_at.clone()),
+        Altibase::alter(&to_joiner, k, "STOP"),
+        Op::wait_until(
+            k,
+            format!("SELECT CASE WHEN XSN <> -1 THEN 1 ELSE 0 END FROM SYSTEM_.SYS_REPLICATIONS_ WHERE REPLICATION_NAME = '{to_joiner}'"),
+            format!("the start point of {to_joiner} is pinned (XSN kept by STOP)"),
+            None,
+            10,
+        ),
+        Op::wait_until(
+            k,
+            Sql::text(format!("SELECT CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END {open_before_pin} AND FIRST_UPDATE_TIME <= "))
+                .var(&pinned_at),
+            "every transaction open on this peer at the pin has ended",
+            None,
+            config.query_timeout_s,
+        ),
+        // Not tolerated: a timeout (0x61075) or a stopped P_0k (0x61027) would leave the
+        // source without some of k's rows, so the join stops here.
+        Altibase::alter(&to_source, k, &format!("FLUSH WAIT {}", config.query_timeout_s.max(1))).waiting(),
+    ]
+}
+
 impl Altibase {
     fn alter(name: &str, server: ServerId, what: &str) -> Op {
         Op::exec(server, format!("ALTER REPLICATION {name} {what}"))
@@ -123,7 +162,7 @@ impl Altibase {
 
 impl Backend for Altibase {
     fn capabilities(&self) -> Capabilities {
-        Capabilities { bookmarks: false, sync_starts_source: true, group_objects: false, admin_mode: true }
+        Capabilities { bookmarks: true, sync_starts_source: true, group_objects: false, admin_mode: true }
     }
 
     fn connection_string(&self, config: &Config, target: &Target, password: &str) -> String {
@@ -169,7 +208,19 @@ impl Backend for Altibase {
             ),
             config.query_timeout_s,
         )?;
-        let mut state = ServerState::default();
+        // ADMIN_MODE first: `start` refuses a server that did not boot with ADMIN_MODE = 1
+        // (patch notes 7.1.0.8.6, BUG-50259).
+        let properties = session
+            .query("SELECT NAME, VALUE1 FROM V$PROPERTY WHERE NAME IN ('ADMIN_MODE', 'REMOTE_SYSDBA_ENABLE')", config.query_timeout_s)?;
+        let property = |name: &str| find(&properties, name).and_then(|r| r.int(1)).map(|v| v == 1);
+        let mut state =
+            ServerState { admin_mode: property("ADMIN_MODE"), remote_sysdba: property("REMOTE_SYSDBA_ENABLE"), ..ServerState::default() };
+        if state.remote_sysdba == Some(false) {
+            state.problems.push(format!(
+                "REMOTE_SYSDBA_ENABLE is 0 on server {server}: aku logs in to its own and its peers' servers over the \
+                 network as SYSDBA while they are in ADMIN_MODE = 1; set REMOTE_SYSDBA_ENABLE = 1 in altibase.properties."
+            ));
+        }
         for (key, name) in objects {
             let repl = match find(&rows, &name) {
                 None => ReplicationState::MISSING,
@@ -210,7 +261,7 @@ impl Backend for Altibase {
             }
             Action::Sync { group, pair } => {
                 let parallel = config.groups[*group].sync_parallel_count;
-                vec![Self::alter(&name_of(*group, *pair), s, &format!("SYNC PARALLEL {parallel}"))]
+                vec![Self::alter(&name_of(*group, *pair), s, &format!("SYNC PARALLEL {parallel}")).waiting()]
             }
             Action::Flush { group, pair, wait } => {
                 let what = match wait {
@@ -219,6 +270,7 @@ impl Backend for Altibase {
                 };
                 vec![
                     Self::alter(&name_of(*group, *pair), s, &what)
+                        .waiting()
                         .tolerating(ErrorClass::NotStarted, Severity::Warn, "Replication is not running; nothing to flush")
                         .tolerating(ErrorClass::FlushTimeout, Severity::Warn, "Flush did not complete within its wait time"),
                 ]
@@ -254,11 +306,15 @@ impl Backend for Altibase {
             Action::OpenForApplications => vec![Op::exec(s, "ALTER SYSTEM SET ADMIN_MODE = 0")],
             Action::Delay { seconds } => vec![Op::sleep(s, *seconds)],
             // Never planned here (no group objects, no bookmarks: see `capabilities`).
-            Action::CreateGroup { .. }
-            | Action::DropGroup { .. }
-            | Action::Bookmark { .. }
-            | Action::Link { .. }
-            | Action::Resume { .. } => Vec::new(),
+            Action::Bookmark { group, joiner, source } => bookmark(config, s, *group, *joiner, *source),
+            // The joiner's own side towards the peer; the peer's pinned side resumes with its
+            // START after the copy (its XSN was kept by the STOP).
+            Action::Link { group, peer, joiner, .. } => vec![
+                Self::alter(&name_of(*group, Pair::new(*peer, *joiner)), *joiner, "START")
+                    .tolerating(ErrorClass::AlreadyStarted, Severity::Info, "Replication already started"),
+            ],
+            // Never planned here (no group objects; a bookmark pauses nothing on the source).
+            Action::CreateGroup { .. } | Action::DropGroup { .. } | Action::Resume { .. } => Vec::new(),
         }
     }
 

@@ -49,6 +49,12 @@ pub enum Refusal {
          (if it is gone for good, delete the pod or run aku -p reset --peer {server} from a running pod)."
     )]
     PeerUnanswered { server: ServerId, host: String, detail: String },
+    #[error(
+        "The local server {host} runs with ADMIN_MODE = 0: aku -p start works on a server started with \
+         ADMIN_MODE = 1 and REMOTE_SYSDBA_ENABLE = 1 (altibase.properties) and lowers ADMIN_MODE itself once \
+         the pod is ready. Nothing was changed."
+    )]
+    AdminModeOff { host: String },
     #[error("{what}. Nothing was changed.")]
     NotApplicable { what: String },
 }
@@ -59,7 +65,7 @@ impl Refusal {
             Refusal::DuplicateStart { .. } => exit_code::DUPLICATE_START,
             Refusal::MasterFailure | Refusal::SlaveFailure => exit_code::RECOVERY_REQUIRED,
             Refusal::MasterUnreachable { .. } | Refusal::PeerReachable { .. } | Refusal::PeerUnanswered { .. } => exit_code::PEER_REQUIRED,
-            Refusal::Precondition { .. } | Refusal::NotApplicable { .. } => exit_code::PRECONDITION,
+            Refusal::Precondition { .. } | Refusal::NotApplicable { .. } | Refusal::AdminModeOff { .. } => exit_code::PRECONDITION,
         }
     }
 }
@@ -89,6 +95,11 @@ pub fn decide(config: &Config, caps: Capabilities, intent: Intent, obs: &Observa
     if matches!(intent, Intent::Start | Intent::Recover(_)) {
         if obs.marker_present {
             return Err(Refusal::DuplicateStart { marker: marker.to_owned() });
+        }
+        // The original reads ADMIN_MODE first (BUG-50259): a server that booted in normal
+        // mode may already serve applications that a truncate or copy would disturb.
+        if caps.admin_mode && intent == Intent::Start && obs.local.admin_mode == Some(false) {
+            return Err(Refusal::AdminModeOff { host: topology::host_of(config, obs.me) });
         }
         ctx.check_preconditions()?;
     }

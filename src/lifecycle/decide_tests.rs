@@ -216,9 +216,9 @@ fn check(config: &Config, obs: &Observation, intent: Intent, local: Local, peers
                 let connected = peers.iter().filter(|p| **p != Peer::Absent).count();
                 assert_eq!(flushes, 2 * connected, "local FLUSH ALL plus the peer's flush per connected peer: {ctx}");
             }
-            // Bookmarks only on PostgreSQL, one per running non-master peer.
+            // One bookmark per running non-master peer (both backends have bookmarks).
             let bookmarks = actions(&plan).filter(|s| matches!(s.action, Action::Bookmark { .. })).count();
-            if fresh_slave && config.backend == BackendKind::Postgresql {
+            if fresh_slave {
                 let running =
                     topology::peers_of(me, COUNT).into_iter().filter(|&p| !p.is_master() && peer_of(p) != Some(Peer::Absent)).count();
                 assert_eq!(bookmarks, running, "{ctx}");

@@ -61,9 +61,16 @@ impl std::fmt::Debug for Executor {
 /// The sessions a step holds, by server.
 type Held<'a> = BTreeMap<ServerId, MutexGuard<'a, Box<dyn Session>>>;
 
-/// The client-side deadline of the operation a track is running, if any, and the
-/// host it waits for.
-type Deadline = Arc<Mutex<Option<(Instant, String)>>>;
+/// What a track is doing now, as its watcher (`TrackHandle::wait`) sees it.
+#[derive(Debug, Default)]
+struct TrackState {
+    /// The client-side deadline of the statement running now, and its server's host.
+    deadline: Option<(Instant, String)>,
+    /// The operation running now is a wait, which a signal ends at once.
+    waiting: bool,
+}
+
+type Deadline = Arc<Mutex<TrackState>>;
 
 impl Executor {
     /// An executor with no captured value yet and the default client grace.
@@ -134,7 +141,7 @@ impl Executor {
         std::thread::spawn(move || {
             let _ = tx.send(this.run_track(&steps, &track_deadline));
         });
-        TrackHandle::Running { rx, deadline }
+        TrackHandle::Running { rx, deadline, interrupted: Arc::clone(&self.interrupted) }
     }
 
     fn run_track(&self, steps: &[Step], deadline: &Deadline) -> Result<(), ProcedureError> {
@@ -168,7 +175,10 @@ impl Executor {
             if failed.is_some() && !op.finally {
                 continue;
             }
-            if let Err(e) = self.run_op(op, &mut held, repl.as_deref(), deadline) {
+            deadline.lock().expect("track state lock").waiting = op.waits;
+            let result = self.run_op(op, &mut held, repl.as_deref(), deadline);
+            deadline.lock().expect("track state lock").waiting = false;
+            if let Err(e) = result {
                 failed.get_or_insert(e);
             }
         }
@@ -281,9 +291,9 @@ impl Executor {
     /// timeout plus the client grace).
     fn bounded<T>(&self, deadline: &Deadline, server: ServerId, timeout_s: u32, call: impl FnOnce() -> T) -> T {
         let until = Instant::now() + Duration::from_secs(u64::from(timeout_s)) + self.client_grace;
-        *deadline.lock().expect("deadline lock") = Some((until, self.host(server)));
+        deadline.lock().expect("track state lock").deadline = Some((until, self.host(server)));
         let result = call();
-        *deadline.lock().expect("deadline lock") = None;
+        deadline.lock().expect("track state lock").deadline = None;
         result
     }
 
@@ -370,7 +380,11 @@ impl Executor {
             }
             // Short waits are common (a release, a feedback round): poll fast first.
             let pause = if start.elapsed() < Duration::from_secs(2) { 100 } else { 500 };
-            std::thread::sleep(Duration::from_millis(pause));
+            self.sleep(Duration::from_millis(pause));
+            if self.interrupted.load(Ordering::SeqCst) {
+                emit!(self.sink, Warn, FUNC, Some(server), repl.map(str::to_owned), "{}: wait ended by a signal", wait.what);
+                return Err(ProcedureError::Interrupted);
+            }
         }
     }
 }
@@ -389,27 +403,30 @@ struct Wait<'a> {
 
 /// A running (or finished) track.
 enum TrackHandle {
-    Running { rx: mpsc::Receiver<Result<(), ProcedureError>>, deadline: Deadline },
+    Running { rx: mpsc::Receiver<Result<(), ProcedureError>>, deadline: Deadline, interrupted: Arc<AtomicBool> },
     Done(Result<(), ProcedureError>),
 }
 
 impl TrackHandle {
     /// Waits for the track; gives up on it when its current operation passed
-    /// its client-side deadline (a frozen server), leaving the thread behind.
+    /// its client-side deadline (a frozen server), or when a signal arrived while
+    /// it waits, leaving the thread behind.
     fn wait(self) -> Result<(), ProcedureError> {
         match self {
             TrackHandle::Done(result) => result,
-            TrackHandle::Running { rx, deadline } => loop {
-                match rx.recv_timeout(Duration::from_millis(200)) {
+            TrackHandle::Running { rx, deadline, interrupted } => loop {
+                match rx.recv_timeout(Duration::from_millis(100)) {
                     Ok(result) => return result,
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
                         return Err(ProcedureError::Internal("a step thread ended without a result".into()));
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {
-                        let passed =
-                            deadline.lock().expect("deadline lock").as_ref().filter(|(d, _)| Instant::now() > *d).map(|(_, h)| h.clone());
-                        if let Some(host) = passed {
-                            return Err(ProcedureError::ServerSilent { host });
+                        let state = deadline.lock().expect("track state lock");
+                        if let Some((_, host)) = state.deadline.as_ref().filter(|(d, _)| Instant::now() > *d) {
+                            return Err(ProcedureError::ServerSilent { host: host.clone() });
+                        }
+                        if state.waiting && interrupted.load(Ordering::SeqCst) {
+                            return Err(ProcedureError::Interrupted);
                         }
                     }
                 }

@@ -219,3 +219,45 @@ fn a_step_that_touches_two_servers_holds_both_sessions_and_sends_in_order() {
     assert!(on0[0].starts_with("SELECT pg_create_logical_replication_slot('r_01', 'pgoutput')"), "{on0:?}");
     assert_eq!(on1.last().map(String::as_str), Some("ALTER SUBSCRIPTION \"r_01\" ENABLE"));
 }
+
+#[test]
+fn a_signal_ends_a_wait_at_once() {
+    // PostgreSQL FLUSH: the peer never confirms; the first SIGTERM ends the wait.
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut h =
+        harness(
+            "postgresql",
+            Concurrency::Parallel,
+            |_, sql| if sql.contains("confirmed_flush_lsn") { ok_rows("f") } else { ok_rows("0/1800") },
+        );
+    h.executor.interrupted = Arc::clone(&flag);
+    let set = Arc::clone(&flag);
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        set.store(true, Ordering::SeqCst);
+    });
+    let started = Instant::now();
+    let err = h.executor.run(&plan(vec![step(1, Action::Flush { group: 0, pair: pair(), wait: FlushWait::All })])).unwrap_err();
+    assert!(matches!(err, ProcedureError::Interrupted), "{err}");
+    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_signal_abandons_a_statement_that_waits_on_the_server() {
+    // Altibase FLUSH ALL blocks in the server: the signal does not wait for it.
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut h = harness("altibase", Concurrency::Parallel, |_, _| {
+        std::thread::sleep(Duration::from_secs(5));
+        ok_rows("1")
+    });
+    h.executor.interrupted = Arc::clone(&flag);
+    let set = Arc::clone(&flag);
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        set.store(true, Ordering::SeqCst);
+    });
+    let started = Instant::now();
+    let err = h.executor.run(&plan(vec![step(1, Action::Flush { group: 0, pair: pair(), wait: FlushWait::All })])).unwrap_err();
+    assert!(matches!(err, ProcedureError::Interrupted), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+}

@@ -48,7 +48,6 @@ impl Ctx<'_> {
             .collect();
         phases.push(messages::RESET, reset_local);
         phases.push(messages::CREATE, self.create_missing());
-        phases.push(messages::TRUNCATE, self.groups().map(|group| Self::step(joiner, Action::Truncate { group })).collect());
 
         // Every reachable peer's side of its pair with this pod starts from scratch:
         // the copy replaces whatever this pod had, so nothing older may be replayed.
@@ -81,6 +80,9 @@ impl Ctx<'_> {
                 .collect();
             phases.push(messages::BOOKMARK, steps);
         }
+        // Truncated after the bookmarks: on Altibase a bookmark's pin (START then STOP)
+        // may deliver a few rows here, which the copy replaces.
+        phases.push(messages::TRUNCATE, self.groups().map(|group| Self::step(joiner, Action::Truncate { group })).collect());
         let sync = if procedure == Procedure::RecoverMaster { messages::SYNC_FROM_SLAVE } else { messages::SYNC };
         phases.push(sync, self.groups().map(|group| Self::step(source, Action::Sync { group, pair: source_pair })).collect());
 

@@ -95,11 +95,15 @@ pub struct Op {
     pub tolerate: Vec<Tolerance>,
     /// Runs even when an earlier operation of the same step failed (restores a setting).
     pub finally: bool,
+    /// The statement is itself a wait on the server (Altibase `SYNC`, `FLUSH`): a
+    /// signal abandons it at once, as it ends every `WaitUntil`.
+    pub waits: bool,
 }
 
 impl Op {
     fn of(server: ServerId, kind: OpKind) -> Op {
-        Op { server, kind, tolerate: Vec::new(), finally: false }
+        let waits = matches!(kind, OpKind::WaitUntil { .. });
+        Op { server, kind, tolerate: Vec::new(), finally: false, waits }
     }
 
     pub fn exec(server: ServerId, sql: impl Into<Sql>) -> Op {
@@ -127,6 +131,13 @@ impl Op {
     #[must_use]
     pub fn tolerating(mut self, class: ErrorClass, severity: Severity, note: &'static str) -> Op {
         self.tolerate.push(Tolerance { class, severity, note });
+        self
+    }
+
+    /// Marks the statement as a wait on the server, which a signal abandons at once.
+    #[must_use]
+    pub fn waiting(mut self) -> Op {
+        self.waits = true;
         self
     }
 

@@ -58,6 +58,11 @@ pub struct ServerState {
     /// Replications of this server that a join paused (with a bookmark) and did not
     /// release, with the joining server (PostgreSQL: a note on the subscription).
     pub paused: BTreeMap<ReplKey, ServerId>,
+    /// The server's administrative mode, where the backend has one (Altibase
+    /// `ADMIN_MODE = 1`: only SYSDBA may connect); `None` when it has none.
+    pub admin_mode: Option<bool>,
+    /// Whether SYSDBA may log in over the network (Altibase `REMOTE_SYSDBA_ENABLE`).
+    pub remote_sysdba: Option<bool>,
     /// Backend preconditions that are not met (missing table, no primary key,
     /// `wal_level`), each a complete sentence. Any of them refuses a procedure.
     pub problems: Vec<String>,

@@ -83,11 +83,22 @@ pub struct Scenario {
     pub unanswered: Vec<u8>,
     /// (server, peer, joiner): the server's replication with the peer was paused by the join of `joiner`.
     pub paused: Vec<(u8, u8, u8)>,
+    /// This pod's server booted with ADMIN_MODE = 0 (Altibase).
+    pub admin_mode_off: bool,
 }
 
 impl Scenario {
     pub fn new(title: &str, config: Config, me: u8) -> Scenario {
-        Scenario { title: title.into(), config, me, marker: false, servers: BTreeMap::new(), unanswered: Vec::new(), paused: Vec::new() }
+        Scenario {
+            title: title.into(),
+            config,
+            me,
+            marker: false,
+            servers: BTreeMap::new(),
+            unanswered: Vec::new(),
+            paused: Vec::new(),
+            admin_mode_off: false,
+        }
     }
 
     /// Server `id` is reachable; `pairs` gives its objects by peer (others: uniform `rest`).
@@ -112,6 +123,12 @@ impl Scenario {
     /// On `server`, the replication with `peer` was paused by the join of `joiner`.
     pub fn paused(mut self, server: u8, peer: u8, joiner: u8) -> Scenario {
         self.paused.push((server, peer, joiner));
+        self
+    }
+
+    /// This pod's server booted with ADMIN_MODE = 0.
+    pub fn admin_mode_off(mut self) -> Scenario {
+        self.admin_mode_off = true;
         self
     }
 
@@ -148,7 +165,12 @@ impl Scenario {
                 (p, state)
             })
             .collect();
-        Observation { me, marker_present: self.marker, local: self.server_state(self.me), peers }
+        let mut local = self.server_state(self.me);
+        if self.config.backend == aku::config::BackendKind::Altibase {
+            local.admin_mode = Some(!self.admin_mode_off);
+            local.remote_sysdba = Some(true);
+        }
+        Observation { me, marker_present: self.marker, local, peers }
     }
 }
 
@@ -170,6 +192,9 @@ fn responder(reachable: Vec<u8>) -> Responder<ServerId> {
         }
         if sql.contains("V$PROPERTY") {
             return one("0");
+        }
+        if sql.contains("MAX(FIRST_UPDATE_TIME)") {
+            return one("1764640800");
         }
         if sql.contains("pg_create_logical_replication_slot") && sql.starts_with("SELECT lsn") {
             return one(&format!("0/{}000", server.0 + 1));
