@@ -14,6 +14,7 @@ pub mod info;
 pub mod lifecycle;
 pub mod logging;
 pub mod odbc;
+pub mod output;
 pub mod run;
 pub mod status;
 pub mod topology;
