@@ -11,6 +11,7 @@ pub mod error;
 pub mod exit_code;
 pub mod help;
 pub mod info;
+pub mod input_file;
 pub mod lifecycle;
 pub mod logging;
 pub mod odbc;

@@ -15,7 +15,7 @@ use crate::connect::OdbcConnector;
 use crate::error::Error;
 use crate::lifecycle::{self, Backend, Concurrency, Connector, Event, EventLevel, EventSink, Intent, Outcome, Run, marker};
 use crate::topology::{self, ServerId};
-use crate::{exit_code, help, info, logging, output, status};
+use crate::{exit_code, help, info, input_file, logging, output, status};
 
 /// Everything aku reads from the process environment, read once.
 #[derive(Debug, Clone, Default)]
@@ -125,7 +125,11 @@ pub fn config_path(cli_path: Option<&Path>, env: &ProcessEnv) -> Result<PathBuf,
 /// Reads and validates the configuration.
 pub fn load_config(cli_path: Option<&Path>, env: &ProcessEnv) -> Result<Config, Error> {
     let path = config_path(cli_path, env)?;
-    let bytes = std::fs::read(&path).map_err(|source| Error::Read { what: "configuration file", path: path.clone(), source })?;
+    let bytes = input_file::read(&path, input_file::MAX_CONFIG_BYTES).map_err(|source| Error::Read {
+        what: "configuration file",
+        path: path.clone(),
+        source,
+    })?;
     let file = path.display().to_string();
     Config::parse_bytes(&bytes, Syntax::for_path(&path), &env.overrides()).map_err(|e| Error::Config(e.with_file(&file)))
 }
@@ -135,11 +139,9 @@ pub fn resolve_password(config: &Config) -> Result<Secret, Error> {
     match &config.password {
         PasswordSource::Property(s) | PasswordSource::Environment(s) => Ok(s.clone()),
         PasswordSource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-                what: "password file (AKU_SYS_PASSWORD_FILE)",
-                path: path.clone(),
-                source,
-            })?;
+            let text = input_file::read(path, input_file::MAX_PASSWORD_FILE_BYTES)
+                .and_then(|bytes| String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text")))
+                .map_err(|source| Error::Read { what: "password file (AKU_SYS_PASSWORD_FILE)", path: path.clone(), source })?;
             Ok(Secret::new(text.trim_end_matches(['\n', '\r'])))
         }
     }
