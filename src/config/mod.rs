@@ -8,7 +8,9 @@
 
 mod error;
 mod lexer;
+mod mask;
 mod parser;
+mod quote;
 mod raw;
 mod schema;
 mod toml_source;
