@@ -7,6 +7,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod connect;
+pub mod connection_string;
 pub mod error;
 pub mod exit_code;
 pub mod help;

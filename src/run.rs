@@ -15,7 +15,7 @@ use crate::connect::OdbcConnector;
 use crate::error::Error;
 use crate::lifecycle::{self, Backend, Concurrency, Connector, Event, EventLevel, EventSink, Intent, Outcome, Run, marker};
 use crate::topology::{self, ServerId};
-use crate::{exit_code, help, info, input_file, logging, output, status};
+use crate::{connection_string, exit_code, help, info, input_file, logging, output, status};
 
 /// Everything aku reads from the process environment, read once.
 #[derive(Debug, Clone, Default)]
@@ -179,6 +179,7 @@ fn connector_for(config: &Arc<Config>, backend: &Arc<dyn Backend>, password: Sec
 fn print_status(cli: &Cli, env: &ProcessEnv) -> Result<i32, Error> {
     let config = Arc::new(load_config(cli.config.as_deref(), env)?);
     let password = resolve_password(&config)?;
+    connection_string::check(config.backend, password.expose(), env.nls_use.as_deref())?;
     let backend = backend::for_config(&config, env.nls_use.clone());
     let connector = connector_for(&config, &backend, password);
     let own = hostname(env)
@@ -269,6 +270,7 @@ fn pod_procedure(cli: &Cli, action: PodAction, env: &ProcessEnv) -> Result<i32, 
     let config = Arc::new(load_config(cli.config.as_deref(), env)?);
     let intent = intent_of(cli, action, &config)?;
     let password = resolve_password(&config)?;
+    connection_string::check(config.backend, password.expose(), env.nls_use.as_deref())?;
     let me = identity(&config, env)?;
     let backend = backend::for_config(&config, env.nls_use.clone());
     let connector = connector_for(&config, &backend, password);
