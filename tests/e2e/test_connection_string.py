@@ -88,3 +88,16 @@ def test_a_server_that_logs_in_sees_akus_session_setup(aku_bin, tmp_path):
     assert conn.password == "{s3;cr}3t", cp.stdout + cp.stderr
     assert any(q.startswith("SET lock_timeout") for q in queries), queries
     assert any("pg_type" in q for q in queries), queries
+
+
+def test_a_special_password_works_between_real_postgresql_pods(make_sts):
+    """Real PostgreSQL 18 pods (scram-sha-256) whose password starts with '{' and
+    holds '%41': sent bare, psqlODBC read it as '{pw}A' and every login failed."""
+    from akusim import wait_until
+
+    s = make_sts(replicas_max=2, password="{pw}%41 x")
+    s.create_pod(0)
+    s.create_pod(1)
+    s.psql(0, "INSERT INTO public.t1 VALUES (1, 'from pod 0')")
+    wait_until(lambda: s.psql(1, "SELECT v FROM public.t1 WHERE id = 1") == [("from pod 0",)],
+               timeout=30, what="the row replicated to pod 1")
