@@ -522,7 +522,6 @@ def odbcinst_problems(text: str, where: str) -> list[str]:
     """What in an odbcinst.ini turns on a log that could hold the password."""
     import configparser
     ini = configparser.ConfigParser(interpolation=None, strict=False)
-    ini.optionxform = str.lower
     ini.read_string(text)
     def on(value: str) -> bool:
         return value.strip().lower() not in ("0", "no", "off", "false", "")
@@ -564,7 +563,8 @@ def test_odbc_logs_that_could_hold_the_password_stay_off():
     assert problems == []
     # The checker itself sees each way of turning a log on.
     bad = "[ODBC]\nTrace=Yes\n[PostgreSQL Unicode]\nDebug=1\nCommLog=1\n"
-    assert odbcinst_problems(bad, "x") == ["x: [ODBC] Trace=Yes", "x: [PostgreSQL Unicode] debug=1", "x: [PostgreSQL Unicode] commlog=1"]
+    assert odbcinst_problems(bad, "x") == [
+        "x: [ODBC] Trace=Yes", "x: [PostgreSQL Unicode] debug=1", "x: [PostgreSQL Unicode] commlog=1"]
     # The manifests keep the image's ODBC configuration: nothing points unixODBC elsewhere.
     for backend in BACKENDS:
         env = load_bundle(backend).env

@@ -71,7 +71,8 @@ def test_every_password_arrives_exactly_with_akus_libpq_options(aku_bin, tmp_pat
         conn = pg.wait_for_connection(password=True, timeout=10)
     detail = f"aku exit {cp.returncode}\n{cp.stdout}{cp.stderr}"
     assert conn.password == password, detail
-    assert (conn.user, conn.database, conn.application_name) == ("postgres", "postgres", "aku"), f"{conn.params}\n{detail}"
+    arrived = (conn.user, conn.database, conn.application_name)
+    assert arrived == ("postgres", "postgres", "aku"), f"{conn.params}\n{detail}"
     # A refused login is reported as such, and the password is in no message.
     assert "28P01" in cp.stdout + cp.stderr or "password authentication failed" in cp.stdout + cp.stderr, detail
     if len(password.strip()) > 2:

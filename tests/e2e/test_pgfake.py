@@ -27,7 +27,8 @@ class Client:
         self.sock.sendall(kind + struct.pack("!i", len(payload) + 4) + payload)
 
     def startup(self, **params: str) -> None:
-        body = struct.pack("!i", 196608) + b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in params.items()) + b"\0"
+        pairs = b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in params.items())
+        body = struct.pack("!i", 196608) + pairs + b"\0"
         self.sock.sendall(struct.pack("!i", len(body) + 4) + body)
 
     def recv_exact(self, n: int) -> bytes:
@@ -117,12 +118,14 @@ def test_setup_then_silent_answers_up_to_the_session_setup_then_nothing():
         assert pg.connections[0].queries[-1] == "SELECT subname FROM pg_subscription"
 
 
-@pytest.mark.skipif(not shutil.which("isql") or not os.environ.get("ODBCSYSINI"), reason="needs unixODBC's isql and ODBCSYSINI")
+@pytest.mark.skipif(not shutil.which("isql") or not os.environ.get("ODBCSYSINI"),
+                    reason="needs unixODBC's isql and ODBCSYSINI")
 def test_psqlodbc_logs_in_and_runs_a_query():
     with PgFake("answer-all") as pg:
         cs = (f"Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={pg.port};Database=db;UID=u;"
               "PWD={p;w};pqopt={application_name=aku}")
-        cp = subprocess.run(["isql", "-v", "-k", cs], input="select 1\n", capture_output=True, text=True, timeout=30, check=False)
+        cp = subprocess.run(["isql", "-v", "-k", cs], input="select 1\n", capture_output=True, text=True,
+                            timeout=30, check=False)
         conn = pg.wait_for_connection(password=True)
         queries = list(conn.queries)
     assert cp.returncode == 0, cp.stdout + cp.stderr

@@ -122,14 +122,17 @@ def _answer(sql: str) -> tuple[bytes, bytes]:
     verb = words[0].upper() if words else ""
     if not words:
         return b"", _message(b"I")  # EmptyQueryResponse
-    if verb in ("SET", "RESET", "BEGIN", "COMMIT", "ROLLBACK", "START", "DISCARD", "DEALLOCATE", "SAVEPOINT", "RELEASE"):
+    if verb in ("SET", "RESET", "BEGIN", "COMMIT", "ROLLBACK", "START", "DISCARD", "DEALLOCATE", "SAVEPOINT",
+                "RELEASE"):
         tag = {"START": "START TRANSACTION"}.get(verb, verb)
         return b"", _message(b"C", _cstr(tag))
     lowered = sql.lower()
     if "version()" in lowered:
-        return _row_description(["version"]), _data_row(["PostgreSQL 16.4 (aku pgfake)"]) + _message(b"C", _cstr("SELECT 1"))
+        version = _data_row(["PostgreSQL 16.4 (aku pgfake)"]) + _message(b"C", _cstr("SELECT 1"))
+        return _row_description(["version"]), version
     if verb == "SHOW":
-        return _row_description([words[1] if len(words) > 1 else "setting"]), _data_row([""]) + _message(b"C", _cstr("SHOW"))
+        setting = words[1] if len(words) > 1 else "setting"
+        return _row_description([setting]), _data_row([""]) + _message(b"C", _cstr("SHOW"))
     return _row_description(["?column?"]), _message(b"C", _cstr("SELECT 0"))
 
 
@@ -284,7 +287,7 @@ class PgFake:
                 return False
             parts = body[4:].split(b"\0")
             params = {}
-            for k, v in zip(parts[0::2], parts[1::2]):
+            for k, v in zip(parts[0::2], parts[1::2], strict=False):
                 if k:
                     params[k.decode("utf-8", "surrogateescape")] = v.decode("utf-8", "surrogateescape")
             with self._lock:
@@ -312,9 +315,9 @@ class PgFake:
                 if kind == b"Q":
                     sql = body.rstrip(b"\0").decode("utf-8", "surrogateescape")
                 else:
-                    name, rest = body.split(b"\0", 1)
-                    sql = rest.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-                    prepared[name.decode()] = sql
+                    raw_name, raw_rest = body.split(b"\0", 1)
+                    sql = raw_rest.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                    prepared[raw_name.decode()] = sql
                 with self._lock:
                     conn.queries.append(sql)
                 if silent:
@@ -328,20 +331,20 @@ class PgFake:
             elif kind == b"P":
                 pending += _message(b"1")  # ParseComplete
             elif kind == b"B":
-                portal, rest = body.split(b"\0", 1)
-                statement = rest.split(b"\0", 1)[0].decode()
-                portals[portal.decode()] = prepared.get(statement, "")
+                raw_portal, raw_rest = body.split(b"\0", 1)
+                statement = raw_rest.split(b"\0", 1)[0].decode()
+                portals[raw_portal.decode()] = prepared.get(statement, "")
                 pending += _message(b"2")  # BindComplete
             elif kind == b"D":
-                which, name = body[:1], body[1:].rstrip(b"\0").decode()
-                sql = (portals if which == b"P" else prepared).get(name, "")
+                which, described = body[:1], body[1:].rstrip(b"\0").decode()
+                sql = (portals if which == b"P" else prepared).get(described, "")
                 rows_desc, _ = _answer(sql)
                 if which == b"S":
                     pending += _message(b"t", struct.pack("!h", 0))  # ParameterDescription: no parameters
                 pending += rows_desc or _message(b"n")  # RowDescription or NoData
             elif kind == b"E":
-                portal = body.split(b"\0", 1)[0].decode()
-                _, rest = _answer(portals.get(portal, ""))
+                executed = body.split(b"\0", 1)[0].decode()
+                _, rest = _answer(portals.get(executed, ""))
                 pending += rest
             elif kind == b"C":
                 pending += _message(b"3")  # CloseComplete
