@@ -25,6 +25,9 @@ pub enum Error {
     Read { what: &'static str, path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// A password (or NLS_USE) the ODBC driver could not receive exactly.
+    #[error("{0}")]
+    Unsendable(#[from] crate::connection_string::Unsendable),
     #[error("{0}")]
     Identity(#[from] IdentityError),
     /// The engine refused to run the procedure; nothing was changed.
@@ -48,7 +51,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::NoConfigPath | Error::Read { .. } | Error::Config(_) => exit_code::CONFIG,
+            Error::NoConfigPath | Error::Read { .. } | Error::Config(_) | Error::Unsendable(_) => exit_code::CONFIG,
             Error::Usage(_) => exit_code::USAGE,
             Error::Identity(_) | Error::Hostname(_) => exit_code::IDENTITY,
             Error::Refused(r) => r.exit_code(),

@@ -170,7 +170,8 @@ where
     }
 }
 
-/// Installs the global subscriber writing `format` lines to stdout. ODBC driver
+/// Installs the global subscriber writing `format` lines to stdout (through
+/// [`crate::output`]: a closed pipe or a full disk never panics). ODBC driver
 /// chatter (odbc-api's WARN records) is kept at ERROR; `AKU_LOG` (an `EnvFilter`
 /// directive) overrides the filter. Calling it twice is harmless.
 pub fn init(format: LogFormat) {
@@ -179,7 +180,7 @@ pub fn init(format: LogFormat) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
-        .with_writer(std::io::stdout)
+        .with_writer(crate::output::LogWriter)
         .event_format(AkuFormatter(format))
         .try_init();
 }

@@ -15,7 +15,7 @@ use crate::connect::OdbcConnector;
 use crate::error::Error;
 use crate::lifecycle::{self, Backend, Concurrency, Connector, Event, EventLevel, EventSink, Intent, Outcome, Run, marker};
 use crate::topology::{self, ServerId};
-use crate::{exit_code, help, info, logging, status};
+use crate::{connection_string, exit_code, help, info, input_file, logging, output, status};
 
 /// Everything aku reads from the process environment, read once.
 #[derive(Debug, Clone, Default)]
@@ -68,28 +68,26 @@ where
         Ok(cli) => cli,
         Err(e) => {
             match &e {
-                CliError::HelpScreen => print!("{}", help::screen()),
-                CliError::Extension(error) => {
-                    let _ = error.print();
-                }
+                CliError::HelpScreen => output::stdout(&help::screen()),
+                CliError::Extension(error) => return output::printed(error.print(), e.exit_code()),
             }
-            return e.exit_code();
+            return output::result_code(e.exit_code());
         }
     };
     if cli.help {
-        print!("{}", help::screen());
-        return exit_code::SUCCESS;
+        output::stdout(&help::screen());
+        return output::result_code(exit_code::SUCCESS);
     }
     if cli.version {
-        println!("{}", Cli::version_text());
-        return exit_code::SUCCESS;
+        output::stdout_line(&Cli::version_text());
+        return output::result_code(exit_code::SUCCESS);
     }
     let env = ProcessEnv::from_process();
     if cli.info {
         return match print_info(&cli, &env) {
-            Ok(()) => exit_code::SUCCESS,
+            Ok(()) => output::result_code(exit_code::SUCCESS),
             Err(e) => {
-                eprintln!("{e}");
+                output::stderr_line(&e.to_string());
                 e.exit_code()
             }
         };
@@ -97,9 +95,9 @@ where
     if cli.status {
         logging::init(cli.log_format);
         return match print_status(&cli, &env) {
-            Ok(code) => code,
+            Ok(code) => output::result_code(code),
             Err(e) => {
-                eprintln!("{e}");
+                output::stderr_line(&e.to_string());
                 e.exit_code()
             }
         };
@@ -127,7 +125,11 @@ pub fn config_path(cli_path: Option<&Path>, env: &ProcessEnv) -> Result<PathBuf,
 /// Reads and validates the configuration.
 pub fn load_config(cli_path: Option<&Path>, env: &ProcessEnv) -> Result<Config, Error> {
     let path = config_path(cli_path, env)?;
-    let bytes = std::fs::read(&path).map_err(|source| Error::Read { what: "configuration file", path: path.clone(), source })?;
+    let bytes = input_file::read(&path, input_file::MAX_CONFIG_BYTES).map_err(|source| Error::Read {
+        what: "configuration file",
+        path: path.clone(),
+        source,
+    })?;
     let file = path.display().to_string();
     Config::parse_bytes(&bytes, Syntax::for_path(&path), &env.overrides()).map_err(|e| Error::Config(e.with_file(&file)))
 }
@@ -137,11 +139,9 @@ pub fn resolve_password(config: &Config) -> Result<Secret, Error> {
     match &config.password {
         PasswordSource::Property(s) | PasswordSource::Environment(s) => Ok(s.clone()),
         PasswordSource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-                what: "password file (AKU_SYS_PASSWORD_FILE)",
-                path: path.clone(),
-                source,
-            })?;
+            let text = input_file::read(path, input_file::MAX_PASSWORD_FILE_BYTES)
+                .and_then(|bytes| String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text")))
+                .map_err(|source| Error::Read { what: "password file (AKU_SYS_PASSWORD_FILE)", path: path.clone(), source })?;
             Ok(Secret::new(text.trim_end_matches(['\n', '\r'])))
         }
     }
@@ -168,7 +168,7 @@ fn print_info(cli: &Cli, env: &ProcessEnv) -> Result<(), Error> {
         OutputFormat::Text => info::render_text(&config, me, password.expose(), cli.show_password),
         OutputFormat::Json => info::render_json(&config, me, password.expose(), cli.show_password),
     };
-    print!("{text}");
+    output::stdout(&text);
     Ok(())
 }
 
@@ -179,6 +179,7 @@ fn connector_for(config: &Arc<Config>, backend: &Arc<dyn Backend>, password: Sec
 fn print_status(cli: &Cli, env: &ProcessEnv) -> Result<i32, Error> {
     let config = Arc::new(load_config(cli.config.as_deref(), env)?);
     let password = resolve_password(&config)?;
+    connection_string::check(config.backend, password.expose(), env.nls_use.as_deref())?;
     let backend = backend::for_config(&config, env.nls_use.clone());
     let connector = connector_for(&config, &backend, password);
     let own = hostname(env)
@@ -187,9 +188,9 @@ fn print_status(cli: &Cli, env: &ProcessEnv) -> Result<i32, Error> {
         .map(|server| status::OwnPod { server, marker_present: marker::exists(&env.marker()) });
     let report = status::collect(&config, &backend, &connector, own, cli.lag_threshold);
     match cli.output {
-        OutputFormat::Text => print!("{}", status::render_text(&report)),
+        OutputFormat::Text => output::stdout(&status::render_text(&report)),
         OutputFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(&report).expect("the status report always serialises"));
+            output::stdout_line(&serde_json::to_string_pretty(&report).expect("the status report always serialises"));
         }
     }
     Ok(if report.problems == 0 { exit_code::SUCCESS } else { exit_code::STATUS_PROBLEM })
@@ -249,16 +250,16 @@ fn install_signal_handlers() -> Arc<AtomicBool> {
 }
 
 fn run_pod(cli: &Cli, action: PodAction, env: &ProcessEnv) -> i32 {
-    println!("AKU started with {} option.", action.option_word());
+    output::stdout_line(&format!("AKU started with {} option.", action.option_word()));
     logging::init(cli.log_format);
     match pod_procedure(cli, action, env) {
         Ok(code) => {
-            println!("AKU run successfully.");
+            output::stdout_line("AKU run successfully.");
             code
         }
         Err(e) => {
             tracing::error!(func = "akuMain", pod = "-", repl = "-", "{e}");
-            println!("AKU failed to run.");
+            output::stdout_line("AKU failed to run.");
             e.exit_code()
         }
     }
@@ -269,6 +270,7 @@ fn pod_procedure(cli: &Cli, action: PodAction, env: &ProcessEnv) -> Result<i32, 
     let config = Arc::new(load_config(cli.config.as_deref(), env)?);
     let intent = intent_of(cli, action, &config)?;
     let password = resolve_password(&config)?;
+    connection_string::check(config.backend, password.expose(), env.nls_use.as_deref())?;
     let me = identity(&config, env)?;
     let backend = backend::for_config(&config, env.nls_use.clone());
     let connector = connector_for(&config, &backend, password);
@@ -277,7 +279,7 @@ fn pod_procedure(cli: &Cli, action: PodAction, env: &ProcessEnv) -> Result<i32, 
         Run { config, backend, intent, marker: env.marker(), dry_run: cli.dry_run, interrupted, concurrency: Concurrency::Parallel, sink };
     match lifecycle::run_procedure(&run, &connector, me)? {
         Outcome::Planned { text } => {
-            print!("{text}");
+            output::stdout(&text);
             Ok(exit_code::SUCCESS)
         }
         Outcome::Completed { code, .. } => Ok(code),

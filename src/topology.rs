@@ -47,7 +47,9 @@ pub enum IdentityError {
 /// writes ordinals) and must be below `count`.
 pub fn server_id_from_hostname(hostname: &str, sts: &str, count: u8) -> Result<ServerId, IdentityError> {
     let short = hostname.split('.').next().unwrap_or(hostname);
-    let shape = || IdentityError::Shape { hostname: hostname.to_owned(), sts: sts.to_owned() };
+    // The hostname may come from AKU_HOSTNAME, of any length: messages quote 64 characters.
+    let shown = || crate::config::visible(hostname, 64);
+    let shape = || IdentityError::Shape { hostname: shown(), sts: sts.to_owned() };
     // Host names compare without regard to case (RFC 4343).
     let prefix_matches = short.len() > sts.len() && short.is_char_boundary(sts.len()) && short[..sts.len()].eq_ignore_ascii_case(sts);
     let digits = if prefix_matches { short[sts.len()..].strip_prefix('-') } else { None }.ok_or_else(shape)?;
@@ -58,7 +60,7 @@ pub fn server_id_from_hostname(hostname: &str, sts: &str, count: u8) -> Result<S
     let ordinal: u64 = digits.parse().map_err(|_| shape())?;
     match u8::try_from(ordinal) {
         Ok(n) if n < count => Ok(ServerId(n)),
-        _ => Err(IdentityError::OutOfRange { hostname: hostname.to_owned(), ordinal, count }),
+        _ => Err(IdentityError::OutOfRange { hostname: shown(), ordinal, count }),
     }
 }
 
@@ -168,6 +170,16 @@ mod tests {
             "The ordinal 4 of hostname [altibase-sts-4] is not below AKU_SERVER_COUNT = 4; \
              raise AKU_SERVER_COUNT (at most 6) or scale the StatefulSet down."
         );
+    }
+
+    #[test]
+    fn a_long_or_invisible_hostname_is_quoted_cut_and_escaped() {
+        let long = format!("{}\u{200b}", "h".repeat(10 << 20));
+        let e = server_id_from_hostname(&long, "altibase-sts", 4).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("The hostname [{}…] is not", "h".repeat(64))), "{}", &e[..100]);
+        assert!(e.len() < 300);
+        let e = server_id_from_hostname("web\u{feff}-0", "web", 4).unwrap_err().to_string();
+        assert!(e.starts_with("The hostname [web\\u{feff}-0] is not"), "{e}");
     }
 
     #[test]

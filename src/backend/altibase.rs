@@ -7,9 +7,8 @@
 //! and partition names are folded to upper case and double-quoted, which means
 //! the same as the original's bare names but can never be read as SQL.
 
-use odbc_api::escape_attribute_value;
-
 use crate::config::{Config, ReplicationGroup, ReplicationItem};
+use crate::connection_string::braced;
 use crate::lifecycle::port::{Backend, Capabilities, ErrorClass, Op, PairStatus, Severity, Target};
 use crate::lifecycle::sql::{Sql, ValueKind, Var};
 use crate::lifecycle::{Action, FlushWait, ReplKey, ReplicationState, ServerState, Step};
@@ -166,18 +165,19 @@ impl Backend for Altibase {
     }
 
     fn connection_string(&self, config: &Config, target: &Target, password: &str) -> String {
+        // The Altibase driver knows no quoting: values go bare (the password and
+        // NLS_USE are checked before, see `connection_string`); DRIVER is read by unixODBC.
         let mut s = format!(
-            "DRIVER={};DSN={};PORT_NO={};UID={};PWD={};CONNTYPE=1;LOGIN_TIMEOUT={}",
-            escape_attribute_value(&config.odbc_driver),
+            "DRIVER={};DSN={};PORT_NO={};UID={};PWD={password};CONNTYPE=1;LOGIN_TIMEOUT={}",
+            braced(&config.odbc_driver),
             target.address,
             config.port_no,
-            escape_attribute_value(&config.sys_user),
-            escape_attribute_value(password),
+            config.sys_user,
             target.login_timeout_s
         );
         if let Some(nls) = &self.nls_use {
             s.push_str(";NLS_USE=");
-            s.push_str(&escape_attribute_value(nls));
+            s.push_str(nls);
         }
         if target.privileged {
             s.push_str(";PRIVILEGE=SYSDBA");

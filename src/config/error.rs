@@ -3,11 +3,14 @@
 //! offending source line under a syntax error, and [`decode_utf8`].
 //!
 //! Messages never contain the SYS password: the source line of a syntax error
-//! that mentions a password property is shown with its value masked, and no
-//! other error quotes a password value.
+//! that may hold it is masked (see `mask`), and no other error quotes a password
+//! value. Tokens are quoted with at most 64 characters and with invisible
+//! characters (a byte-order mark, a zero-width space, controls) escaped.
 
 use std::fmt;
 
+use super::mask;
+use super::quote::{is_invisible, show};
 use super::raw::Span;
 
 /// The file name used in messages until the caller sets the real one with
@@ -47,6 +50,9 @@ pub enum ConfigError {
     /// The bytes are not UTF-8: `aku.conf:3:7: invalid UTF-8 (byte 0xFF); …`.
     #[error("{at}: invalid UTF-8 (byte 0x{byte:02X}); the configuration must be UTF-8 text")]
     InvalidUtf8 { at: Location, byte: u8 },
+    /// The bytes are UTF-16 (a byte-order mark, or every other byte 0).
+    #[error("{at}: the file is UTF-16 ({order}); the configuration must be UTF-8 text: convert it, e.g. iconv -f UTF-16 -t UTF-8")]
+    Utf16 { at: Location, order: &'static str },
     /// A required property is missing or empty (message of the original aku).
     #[error("Property [{name}] should be specified by configuration.")]
     Missing { name: String },
@@ -54,7 +60,7 @@ pub enum ConfigError {
     #[error("{at}: item has no {field}; an item needs USER_NAME and TABLE_NAME (PARTITION_NAME is optional)")]
     MissingField { at: Location, field: &'static str },
     /// A property name that aku does not know, with the closest known name.
-    #[error("{at}: unknown property {name}{}", did_you_mean(*.suggestion))]
+    #[error("{at}: unknown property {}{}", show(name), did_you_mean(*.suggestion))]
     Unknown { at: Location, name: String, suggestion: Option<&'static str> },
     /// A known property written in the wrong place (e.g. a group property at the top level).
     #[error("{at}: property {name} belongs {place}")]
@@ -109,6 +115,7 @@ macro_rules! located {
             ConfigError::Missing { .. } => None,
             ConfigError::Syntax { at, .. }
             | ConfigError::InvalidUtf8 { at, .. }
+            | ConfigError::Utf16 { at, .. }
             | ConfigError::MissingField { at, .. }
             | ConfigError::Unknown { at, .. }
             | ConfigError::Misplaced { at, .. }
@@ -149,8 +156,17 @@ impl ConfigError {
     /// A syntax error at byte `offset` of `text` (which is at `span`):
     /// `expected {expected}, found {found}`, with the source line shown.
     pub(crate) fn syntax(text: &str, offset: usize, span: Span, expected: &str, found: &str) -> Self {
+        ConfigError::syntax_about(text, offset, span, expected, "", found)
+    }
+
+    /// [`ConfigError::syntax`] where `expected` names a token of the line: its
+    /// `{}` is replaced by `name`, quoted as [`show`] does — or by `(hidden)` when
+    /// the line may hold the password and `name` could be it.
+    pub(crate) fn syntax_about(text: &str, offset: usize, span: Span, expected: &str, name: &str, found: &str) -> Self {
         let snippet = Snippet::new(text, offset, span.line);
-        let found = if snippet.masked { "(hidden: the line sets a password)" } else { found };
+        let name = if snippet.masked && !super::schema::may_name_password(name) { "(hidden)".to_owned() } else { show(name) };
+        let expected = expected.replacen("{}", &name, 1);
+        let found = if snippet.masked { "(hidden: the line may hold a password)" } else { found };
         ConfigError::Syntax { at: Location::new(span), message: format!("expected {expected}, found {found}"), snippet }
     }
 
@@ -184,30 +200,36 @@ impl Snippet {
             source = rest;
             caret = caret.saturating_sub(1);
         }
-        if let Some((masked, value_at)) = mask_password(source) {
+        if let Some((masked, value_at)) = mask::masked(text, start, source) {
             return Snippet { line, caret: caret.min(value_at), text: masked, masked: true };
         }
         // Only the window is copied: a line may be megabytes long.
+        // Controls become '?'; other invisible characters are escaped (`\u{200b}`),
+        // which moves the caret right by the extra characters before it.
         let from = caret.saturating_sub(WINDOW);
-        let mut chars = source.chars().skip(from).map(|c| if c.is_control() && c != '\t' { '?' } else { c });
         let mut shown: String = if from > 0 { "…".to_owned() } else { String::new() };
-        shown.extend(chars.by_ref().take(caret + WINDOW - from));
+        let mut shift = 0;
+        let mut chars = source.chars().skip(from);
+        for (i, c) in chars.by_ref().take(caret + WINDOW - from).enumerate() {
+            match c {
+                '\t' => shown.push(c),
+                c if c.is_control() => shown.push('?'),
+                c if is_invisible(c) => {
+                    let escaped: String = c.escape_default().collect();
+                    if from + i < caret {
+                        shift += escaped.chars().count() - 1;
+                    }
+                    shown.push_str(&escaped);
+                }
+                c => shown.push(c),
+            }
+        }
         if chars.next().is_some() {
             shown.push('…');
         }
-        let caret = caret - from + usize::from(from > 0);
+        let caret = caret - from + usize::from(from > 0) + shift;
         Snippet { line, text: shown, caret, masked: false }
     }
-}
-
-/// `AKU_SYS_PASSWORD = secret` → `AKU_SYS_PASSWORD = ********` (also the 7.1
-/// alias, and a line with the name but no `=`), with the character index of the mask.
-fn mask_password(line: &str) -> Option<(String, usize)> {
-    let name_end = ["AKU_SYS_PASSWORD", "AKU_SYS_PASWWORD"].iter().filter_map(|name| line.find(name).map(|i| i + name.len())).min()?;
-    let keep = line.find('=').map_or(name_end, |eq| eq + 1);
-    let head: String = line[..keep].chars().map(|c| if c.is_control() && c != '\t' { '?' } else { c }).collect();
-    let value_at = head.chars().count() + 1;
-    Some((format!("{head} ********"), value_at))
 }
 
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
@@ -226,8 +248,12 @@ impl fmt::Display for Snippet {
     }
 }
 
-/// Checks that `bytes` are UTF-8; otherwise names the line:column of the first bad byte.
+/// Checks that `bytes` are UTF-8; otherwise names the line:column of the first
+/// bad byte, or says that the file is UTF-16.
 pub(crate) fn decode_utf8(bytes: &[u8]) -> Result<&str, ConfigError> {
+    if let Some(order) = utf16_order(bytes) {
+        return Err(ConfigError::Utf16 { at: Location::new(Span::new(1, 1)), order });
+    }
     std::str::from_utf8(bytes).map_err(|e| {
         let good = &bytes[..e.valid_up_to()];
         // `good` is valid UTF-8 by construction; the fallback never runs.
@@ -239,33 +265,28 @@ pub(crate) fn decode_utf8(bytes: &[u8]) -> Result<&str, ConfigError> {
     })
 }
 
+/// UTF-16 by its byte-order mark, or by a 0 in every other byte of the start of
+/// a text (ASCII written as UTF-16 without a mark): the byte order, if so.
+fn utf16_order(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0xFF, 0xFE, ..] => return Some("little-endian, with a byte-order mark"),
+        [0xFE, 0xFF, ..] => return Some("big-endian, with a byte-order mark"),
+        _ => {}
+    }
+    let head = &bytes[..bytes.len().min(64) & !1];
+    let zero_at = |parity: usize| head.len() >= 4 && head.iter().enumerate().all(|(i, &b)| (b == 0) == (i % 2 == parity));
+    if zero_at(1) {
+        Some("little-endian")
+    } else if zero_at(0) {
+        Some("big-endian")
+    } else {
+        None
+    }
+}
+
 /// Converts a count to a line or column number, saturating (files are far smaller).
 pub(crate) fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// How a configuration value is quoted in messages: bare when it has no
-/// whitespace, control character or `"`, otherwise in double quotes with `"`,
-/// `\\` and control characters escaped; cut after 64 characters.
-pub(crate) fn show(value: &str) -> String {
-    const MAX: usize = 64;
-    let cut: String = value.chars().take(MAX).collect();
-    let ellipsis = if cut.len() < value.len() { "…" } else { "" };
-    if !value.is_empty() && !value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"') {
-        return format!("{cut}{ellipsis}");
-    }
-    let mut quoted = String::from("\"");
-    for c in cut.chars() {
-        match c {
-            '"' | '\\' => {
-                quoted.push('\\');
-                quoted.push(c);
-            }
-            c if c.is_control() => quoted.extend(c.escape_default()),
-            c => quoted.push(c),
-        }
-    }
-    format!("{quoted}{ellipsis}\"")
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Error tests: invalid UTF-8 positions, file names, snippets and value quoting.
 
 use super::*;
+use crate::config::quote::visible;
 use crate::config::{Config, EnvOverrides, Secret, Syntax};
 
 #[test]
@@ -63,4 +64,38 @@ fn secret_shows_nothing_but_through_expose() {
 #[test]
 fn errors_stay_small() {
     assert!(std::mem::size_of::<ConfigError>() <= 128);
+}
+
+#[test]
+fn invisible_characters_are_escaped_in_values_tokens_and_the_shown_line() {
+    assert_eq!(show("A\u{feff}B"), "\"A\\u{feff}B\"");
+    assert_eq!(show("A\u{200b}"), "\"A\\u{200b}\"");
+    assert_eq!(show("a\u{a0}b"), "\"a\\u{a0}b\"");
+    assert_eq!(visible("x\u{200d}y", 40), "x\\u{200d}y");
+    assert_eq!(visible(&"y".repeat(50), 40), format!("{}…", "y".repeat(40)));
+    let text = "A\u{200b}B C";
+    let err = ConfigError::syntax(text, text.len() - 1, Span::new(1, 5), "'='", "'C'");
+    assert_eq!(err.to_string(), "aku.conf:1:5: expected '=', found 'C'\n    1 | A\\u{200b}B C\n      |            ^");
+}
+
+#[test]
+fn a_utf16_file_is_named_as_such() {
+    let utf16 = |text: &str, le: bool| -> Vec<u8> {
+        text.encode_utf16().flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() }).collect()
+    };
+    let message = |bytes: &[u8]| decode_utf8(bytes).unwrap_err().to_string();
+    let tail = "; the configuration must be UTF-8 text: convert it, e.g. iconv -f UTF-16 -t UTF-8";
+    assert_eq!(
+        message(&utf16("\u{feff}A = 1", true)),
+        format!("aku.conf:1:1: the file is UTF-16 (little-endian, with a byte-order mark){tail}")
+    );
+    assert_eq!(
+        message(&utf16("\u{feff}A = 1", false)),
+        format!("aku.conf:1:1: the file is UTF-16 (big-endian, with a byte-order mark){tail}")
+    );
+    assert_eq!(message(&utf16("AKU_STS_NAME = a", true)), format!("aku.conf:1:1: the file is UTF-16 (little-endian){tail}"));
+    assert_eq!(message(&utf16("AKU_STS_NAME = a", false)), format!("aku.conf:1:1: the file is UTF-16 (big-endian){tail}"));
+    // A UTF-8 byte-order mark is no UTF-16, and one NUL is no pattern.
+    assert!(decode_utf8("\u{feff}A = 1".as_bytes()).is_ok());
+    assert!(decode_utf8(b"A\0 = 1").is_ok());
 }

@@ -15,6 +15,7 @@
 use std::borrow::Cow;
 
 use super::error::{ConfigError, saturate};
+use super::quote::visible;
 use super::raw::Span;
 
 /// What a token is.
@@ -34,8 +35,8 @@ impl Tok<'_> {
     /// How the token is named after "found" in a syntax error.
     pub(crate) fn describe(&self) -> String {
         match self {
-            Tok::Word(w) => format!("'{}'", shorten(w)),
-            Tok::Quoted(q) => format!("'\"{}\"'", shorten(q)),
+            Tok::Word(w) => format!("'{}'", visible(w, 40)),
+            Tok::Quoted(q) => format!("'\"{}\"'", visible(q, 40)),
             Tok::Equals => "'='".to_owned(),
             Tok::Open => "'('".to_owned(),
             Tok::Close => "')'".to_owned(),
@@ -44,15 +45,6 @@ impl Tok<'_> {
             Tok::Eof => "end of file".to_owned(),
         }
     }
-}
-
-fn shorten(text: &str) -> String {
-    const MAX: usize = 40;
-    let mut short: String = text.chars().take(MAX).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    short
 }
 
 /// A token, where it starts, and its byte offset (for showing the source line).

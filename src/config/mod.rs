@@ -8,7 +8,9 @@
 
 mod error;
 mod lexer;
+mod mask;
 mod parser;
+mod quote;
 mod raw;
 mod schema;
 mod toml_source;
@@ -16,6 +18,7 @@ mod validate;
 mod values;
 
 pub use error::{ConfigError, Location, Snippet};
+pub(crate) use quote::visible;
 pub use raw::{RawConfig, RawGroup, RawItem, RawProperty, RawReplications, RawValue, Span};
 
 use std::fmt;

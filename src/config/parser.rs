@@ -44,8 +44,48 @@ impl<'a> Parser<'a> {
     }
 
     fn error(&self, expected: &str) -> ConfigError {
+        self.error_about(expected, "")
+    }
+
+    /// An error whose `expected` names a token (its `{}`); see [`ConfigError::syntax_about`].
+    fn error_about(&self, expected: &str, name: &str) -> ConfigError {
         let t = &self.tok;
-        ConfigError::syntax(self.lexer.text(), t.offset, t.span, expected, &t.tok.describe())
+        ConfigError::syntax_about(self.lexer.text(), t.offset, t.span, expected, name, &t.tok.describe())
+    }
+
+    fn expect_equals(&mut self, expected: &str, name: &str) -> Result<(), ConfigError> {
+        if self.tok.tok != Tok::Equals {
+            return Err(self.error_about(expected, name));
+        }
+        self.advance()?;
+        Ok(())
+    }
+
+    /// After `NAME =` left empty on its line, where NAME may be the password: a
+    /// next line that starts with anything but a known name is refused, as it
+    /// may be the password written on the line after its `=` (a word there would
+    /// otherwise be read, and quoted, as an unknown property name).
+    fn refuse_password_on_next_line(&self, name: &str, value: &RawValue) -> Result<(), ConfigError> {
+        if !value.text.is_empty() || value.quoted || !schema::may_name_password(name) {
+            return Ok(());
+        }
+        let mut lexer = self.lexer.clone();
+        let mut next = self.tok.clone();
+        while next.tok == Tok::Newline {
+            next = lexer.next_token()?;
+        }
+        match next.tok {
+            Tok::Word(w) if schema::is_known(w) => Ok(()),
+            Tok::Eof | Tok::Close | Tok::Open => Ok(()),
+            _ => Err(ConfigError::syntax_about(
+                self.lexer.text(),
+                next.offset,
+                next.span,
+                "the value of {} on the line of its '='",
+                name,
+                &next.tok.describe(),
+            )),
+        }
     }
 
     fn skip_newlines(&mut self) -> Result<(), ConfigError> {
@@ -79,18 +119,21 @@ impl<'a> Parser<'a> {
                 Tok::Eof => return Ok(raw),
                 Tok::Word(name) => {
                     let span = self.advance()?.span;
-                    self.expect(&Tok::Equals, &format!("'=' after the property name {name}"))?;
+                    self.expect_equals("'=' after the property name {}", name)?;
                     if name == "REPLICATIONS" {
                         let groups = self.block()?;
                         raw.replications.push(RawReplications { span, groups });
                     } else {
                         let value = self.value(name, Place::TopLevel, span)?;
+                        self.refuse_password_on_next_line(name, &value)?;
                         raw.properties.push(RawProperty { name: name.to_owned(), span, value });
                     }
                     if !matches!(self.tok.tok, Tok::Newline | Tok::Eof) {
-                        let what = if name == "REPLICATIONS" { "the REPLICATIONS block" } else { name };
-                        let expected = format!("end of line after {what} (quote values that contain spaces)");
-                        return Err(self.error(&expected));
+                        const EXPECTED: &str = "end of line after {} (quote values that contain spaces)";
+                        if name == "REPLICATIONS" {
+                            return Err(self.error(&EXPECTED.replacen("{}", "the REPLICATIONS block", 1)));
+                        }
+                        return Err(self.error_about(EXPECTED, name));
                     }
                 }
                 Tok::Close => return Err(self.error("a property name (this ')' closes nothing)")),
@@ -113,15 +156,15 @@ impl<'a> Parser<'a> {
         let (text, quoted) = match tok {
             Tok::Word(w) => (w.to_owned(), false),
             Tok::Quoted(q) => (q.into_owned(), true),
-            Tok::Newline | Tok::Eof => return Ok(RawValue { text: String::new(), span, quoted: false }),
+            Tok::Newline | Tok::Eof => return Ok(RawValue { text: String::new(), span, quoted: false, boolean: false }),
             Tok::Open if place != Place::Item => {
                 schema::check_name(name, name_span, place)?;
-                return Err(self.error(&format!("a value for {name}")));
+                return Err(self.error_about("a value for {}", name));
             }
-            _ => return Err(self.error(&format!("a value for {name}"))),
+            _ => return Err(self.error_about("a value for {}", name)),
         };
         self.advance()?;
-        Ok(RawValue { text, span, quoted })
+        Ok(RawValue { text, span, quoted, boolean: false })
     }
 
     /// After `REPLICATIONS =`: the groups, or none for an empty value or `( )`.
@@ -163,8 +206,9 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Word(name) => {
                     let span = self.advance()?.span;
-                    self.expect(&Tok::Equals, &format!("'=' after the property name {name}"))?;
+                    self.expect_equals("'=' after the property name {}", name)?;
                     let value = self.value(name, Place::Group, span)?;
+                    self.refuse_password_on_next_line(name, &value)?;
                     group.properties.push(RawProperty { name: name.to_owned(), span, value });
                 }
                 Tok::Open => {
@@ -227,8 +271,8 @@ impl<'a> Parser<'a> {
                 let table_column = span.column.saturating_add(u32::try_from(user.chars().count() + 1).unwrap_or(0));
                 let mut item = RawItem {
                     span,
-                    user: RawValue { text: user.to_owned(), span, quoted: false },
-                    table: RawValue { text: table.to_owned(), span: Span::new(span.line, table_column), quoted: false },
+                    user: RawValue { text: user.to_owned(), span, quoted: false, boolean: false },
+                    table: RawValue { text: table.to_owned(), span: Span::new(span.line, table_column), quoted: false, boolean: false },
                     partition: None,
                 };
                 self.skip_newlines()?;
@@ -242,7 +286,7 @@ impl<'a> Parser<'a> {
                         _ => return Err(self.error("a partition name after PARTITION")),
                     };
                     self.advance()?;
-                    item.partition = Some(RawValue { text, span, quoted });
+                    item.partition = Some(RawValue { text, span, quoted, boolean: false });
                 }
                 Ok(item)
             }
@@ -261,7 +305,7 @@ impl<'a> Parser<'a> {
                 Tok::Word(_) if !self.name_follows() => return Err(self.error(&expected)),
                 Tok::Word(name) => {
                     let span = self.advance()?.span;
-                    self.expect(&Tok::Equals, &format!("'=' after the field name {name}"))?;
+                    self.expect_equals("'=' after the field name {}", name)?;
                     let value = self.value(name, Place::Item, span)?;
                     fields.push(RawProperty { name: name.to_owned(), span, value });
                     self.skip_newlines()?;

@@ -227,7 +227,7 @@ fn the_password_never_appears_in_a_syntax_error() {
     assert_eq!(
         err("AKU_SYS_PASSWORD = top secret"),
         "aku.conf:1:24: expected end of line after AKU_SYS_PASSWORD (quote values that contain spaces), \
-         found (hidden: the line sets a password)\n\
+         found (hidden: the line may hold a password)\n\
          \x20   1 | AKU_SYS_PASSWORD = ********\n\
          \x20     |                    ^"
     );
@@ -265,4 +265,44 @@ fn items_without_their_list_and_stray_closing_parentheses() {
             .starts_with("aku.conf:2:26: expected '=' after the property name REPLICATION_NAME_PREFIX, found end of line")
     );
     assert!(err("A = 1\n)").starts_with("aku.conf:2:1: expected a property name (this ')' closes nothing), found ')'"));
+}
+
+#[test]
+fn a_password_on_the_line_after_its_equals_is_refused_unshown() {
+    for next in ["s3cr3t", "s3cr3t = x", "s3cr3t=x", "\"s3 cr3t\"", "  s3cr3t  # c", ",s3cr3t"] {
+        for name in ["AKU_SYS_PASSWORD", "AKU_SYS_PASWWORD", "AKU_SYS_PASSWROD", "aku_sys_password"] {
+            let message = err(&format!("AKU_STS_NAME = a\n{name} =\n\n{next}\n"));
+            assert!(!message.contains("s3cr3t") && !message.contains("cr3t"), "{message}");
+            assert!(message.starts_with("aku.conf:4:"), "{message}");
+            assert!(message.contains(&format!("expected the value of {name} on the line of its '=', found (hidden")), "{message}");
+        }
+    }
+}
+
+#[test]
+fn an_empty_password_followed_by_a_known_property_is_no_error() {
+    // The password may come from the environment; validation decides.
+    let raw = parse("AKU_SYS_PASSWORD =\nAKU_PORT_NO = 20300\n").unwrap();
+    assert_eq!(raw.properties.len(), 2);
+    assert!(parse("AKU_SYS_PASSWORD =\n").is_ok());
+    assert!(parse("REPLICATIONS = ( AKU_SYS_PASSWORD =\n ( SYS.T1 ) )\n").is_ok());
+    // Other properties left empty are not judged by their next line.
+    assert_eq!(
+        err("AKU_STS_NAME =\nfoo\n"),
+        "aku.conf:2:4: expected '=' after the property name foo, found end of line\n    2 | foo\n      |    ^"
+    );
+}
+
+#[test]
+fn long_names_are_cut_in_syntax_errors() {
+    let name = "N".repeat(1000);
+    assert_eq!(
+        err(&format!("{name}\n")),
+        format!(
+            "aku.conf:1:1001: expected '=' after the property name {}…, found end of line\n    1 | …{}\n      | {}^",
+            "N".repeat(64),
+            "N".repeat(60),
+            " ".repeat(61)
+        )
+    );
 }

@@ -32,11 +32,14 @@ impl fmt::Display for Span {
 /// A value as written: without its quotes, where it starts (the opening quote
 /// for a quoted value) and whether it was quoted. An empty value (`NAME =` at
 /// the end of a line) has empty text and the position where it was expected.
+/// A TOML boolean has the text `true` or `false` and `boolean` set: only the
+/// 0/1 flags accept it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawValue {
     pub text: String,
     pub span: Span,
     pub quoted: bool,
+    pub boolean: bool,
 }
 
 /// One `NAME = value`, with the position of the name.

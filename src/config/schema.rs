@@ -79,6 +79,24 @@ pub(crate) fn is_secret(name: &str) -> bool {
     canonical(name) == "AKU_SYS_PASSWORD"
 }
 
+/// Whether `name` is a property or field name aku knows anywhere.
+pub(crate) fn is_known(name: &str) -> bool {
+    [TOP_LEVEL, GROUP, ITEM].iter().any(|names| names.contains(&name))
+}
+
+/// Whether `word` may name the SYS password property, however it is spelt:
+/// any case, misspelt (`AKU_SYS_PASSWROD`), abbreviated (`PWD`). Errs on the
+/// side of yes: it only decides what a message must not show.
+/// `AKU_SYS_PASSWORD_FILE` (a path, not a secret) is not one.
+pub(crate) fn may_name_password(word: &str) -> bool {
+    const HINTS: &[&str] = &["PASS", "PASW", "PSW", "PWD"];
+    if word == "AKU_SYS_PASSWORD_FILE" || word.is_empty() {
+        return false;
+    }
+    let upper = word.to_ascii_uppercase();
+    HINTS.iter().any(|h| upper.contains(h)) || (upper.len() <= 32 && strsim::damerau_levenshtein(&upper, "AKU_SYS_PASSWORD") <= 4)
+}
+
 /// Accepts a name known at `place`; refuses one known elsewhere (misplaced)
 /// or unknown (with the closest known name of `place`, if one is close).
 pub(crate) fn check_name(name: &str, span: Span, place: Place) -> Result<(), ConfigError> {
@@ -98,6 +116,12 @@ pub(crate) fn check_name(name: &str, span: Span, place: Place) -> Result<(), Con
 /// characters would have to change or `name` is the start of it (`TABLE` →
 /// `TABLE_NAME`).
 fn suggest(name: &str, candidates: &[&'static str]) -> Option<&'static str> {
+    // A name more than a third longer than a candidate is more than a third away
+    // from it: past twice the longest, no search (it would be quadratic in the name).
+    let longest = candidates.iter().map(|c| c.len()).max().unwrap_or(0);
+    if name.chars().nth(2 * longest).is_some() {
+        return None;
+    }
     let upper = name.to_ascii_uppercase();
     let close = |distance: usize, c: &str| distance * 3 <= c.len() || (upper.len() >= 4 && c.starts_with(&upper));
     candidates
@@ -153,6 +177,38 @@ mod tests {
             message("AKU_PORT_NO", Place::Group),
             "aku.conf:2:1: property AKU_PORT_NO belongs at the top level, not inside a REPLICATIONS group"
         );
+    }
+
+    #[test]
+    fn a_name_far_longer_than_any_property_gets_no_suggestion_and_no_search() {
+        let long = format!("AKU_STS_NAME{}", "X".repeat(10 << 20));
+        let start = std::time::Instant::now();
+        assert_eq!(suggest(&long, TOP_LEVEL), None);
+        assert!(start.elapsed() < std::time::Duration::from_secs(1), "{:?}", start.elapsed());
+        // At twice the longest name, still searched (and still too far).
+        assert_eq!(suggest(&format!("AKU_STS_NAME{}", "X".repeat(46)), TOP_LEVEL), None);
+        assert_eq!(suggest("AKU_DELAY_START_COMPLETE_TIMEX", TOP_LEVEL), Some("AKU_DELAY_START_COMPLETE_TIME"));
+    }
+
+    #[test]
+    fn password_like_names_in_any_spelling() {
+        for name in [
+            "AKU_SYS_PASSWORD",
+            "AKU_SYS_PASWWORD",
+            "AKU_SYS_PASSWROD",
+            "aku_sys_password",
+            "AKU_SYS_PSWD",
+            "AKU_SYS_PWD",
+            "AKU_SYS_PASSOWRD",
+            "AKU_SYS_PASWORD",
+            "AKU_SYS_PASSWRD",
+            "Password",
+        ] {
+            assert!(may_name_password(name), "{name}");
+        }
+        for name in ["AKU_SYS_PASSWORD_FILE", "AKU_SYS_USER", "AKU_STS_NAME", "REPLICATION_NAME_PREFIX", ""] {
+            assert!(!may_name_password(name), "{name}");
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! SYNC_PARALLEL_COUNT = 1
 //! ITEMS = ["SYS.T1", "SYS.T2 PARTITION P1", { USER_NAME = "SYS", TABLE_NAME = "T3" }]
 //! ```
-//! Booleans are read as 1/0 (for the 0/1 flags). TOML itself refuses a key
+//! Booleans are accepted for the 0/1 flags only (validation refuses them
+//! elsewhere). TOML itself refuses a key
 //! written twice; that is reported as a syntax error.
 
 use std::cell::Cell;
@@ -105,20 +106,22 @@ impl<'a> Source<'a> {
     /// A property value: strings, integers, floats (refused later), booleans as 1/0.
     fn scalar(&self, name: &str, value: &Spanned<DeValue<'_>>, name_span: Span, place: Place) -> Result<RawValue, ConfigError> {
         let span = self.span(value.span().start);
-        let (text, quoted) = match value.get_ref() {
-            DeValue::String(s) => (s.to_string(), true),
+        let (text, quoted, boolean) = match value.get_ref() {
+            DeValue::String(s) => (s.to_string(), true, false),
             DeValue::Integer(i) => {
                 let decimal = i128::from_str_radix(i.as_str(), i.radix()).map(|n| n.to_string());
-                (decimal.unwrap_or_else(|_| i.as_str().to_owned()), false)
+                (decimal.unwrap_or_else(|_| i.as_str().to_owned()), false, false)
             }
-            DeValue::Float(f) => (f.as_str().to_owned(), false),
-            DeValue::Boolean(b) => (if *b { "1" } else { "0" }.to_owned(), false),
+            DeValue::Float(f) => (f.as_str().to_owned(), false, false),
+            DeValue::Boolean(b) => (b.to_string(), false, true),
             other => {
                 schema::check_name(name, name_span, place)?;
-                return Err(self.error(&value.span(), &format!("a string or an integer for {name}"), kind(other)));
+                let at = value.span().start;
+                let expected = "a string or an integer for {}";
+                return Err(ConfigError::syntax_about(self.text, at, self.span(at), expected, name, kind(other)));
             }
         };
-        Ok(RawValue { text, span, quoted })
+        Ok(RawValue { text, span, quoted, boolean })
     }
 
     /// `[[REPLICATIONS]]` tables (or one `[REPLICATIONS]` table) → groups.
@@ -159,7 +162,7 @@ impl<'a> Source<'a> {
         const EXPECTED: &str = "an item \"USER.TABLE\", \"USER.TABLE PARTITION P\" or { USER_NAME = .., TABLE_NAME = .. }";
         let range = item.span();
         match item.get_ref() {
-            DeValue::String(s) => self.item_string(s, &range).ok_or_else(|| self.error(&range, EXPECTED, &format!("{s:?}"))),
+            DeValue::String(s) => self.item_string(s, &range).ok_or_else(|| self.error(&range, EXPECTED, &quoted(s))),
             DeValue::Table(table) => {
                 let mut fields = Vec::new();
                 for (key, value) in sorted(table) {
@@ -186,7 +189,7 @@ impl<'a> Source<'a> {
             _ => return None,
         };
         let (user, table) = split_user_table(word)?;
-        let value = |text: &str, offset: usize| RawValue { text: text.to_owned(), span: at(offset), quoted: false };
+        let value = |text: &str, offset: usize| RawValue { text: text.to_owned(), span: at(offset), quoted: false, boolean: false };
         Some(RawItem {
             span: at(offset),
             user: value(user, offset),
@@ -194,6 +197,14 @@ impl<'a> Source<'a> {
             partition: partition.map(|(po, p)| value(p, po)),
         })
     }
+}
+
+/// A TOML string as written in a message: in double quotes, escaped as Rust's
+/// Debug does (invisible characters too), cut after 64 characters.
+fn quoted(s: &str) -> String {
+    let cut: String = s.chars().take(64).collect();
+    let ellipsis = if cut.len() < s.len() { "…" } else { "" };
+    format!("{cut:?}{ellipsis}")
 }
 
 /// The whitespace-separated words of `s` with their byte offsets.

@@ -64,8 +64,8 @@ fn positions_point_at_keys_values_and_inside_item_strings() {
 #[test]
 fn integers_in_any_radix_and_floats_reach_validation_as_text() {
     let raw = parse("A = 0x10\nB = 1_000\nC = 1.5\nD = true").unwrap();
-    let texts: Vec<_> = raw.properties.iter().map(|p| p.value.text.as_str()).collect();
-    assert_eq!(texts, ["16", "1000", "1.5", "1"]);
+    let texts: Vec<_> = raw.properties.iter().map(|p| (p.value.text.as_str(), p.value.boolean)).collect();
+    assert_eq!(texts, [("16", false), ("1000", false), ("1.5", false), ("true", true)]);
 }
 
 #[test]

@@ -21,7 +21,8 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
-use super::error::{ConfigError, Location, show};
+use super::error::{ConfigError, Location};
+use super::quote::show;
 use super::raw::{RawConfig, RawGroup, RawProperty, RawReplications, RawValue, Span};
 use super::schema::{self, Place};
 use super::values::{byte_limit, choice, dns_label, flag, identifier, non_empty, number};
@@ -177,6 +178,11 @@ fn password(top: &Scope<'_>, env: &EnvOverrides) -> Result<PasswordSource, Confi
         return Ok(PasswordSource::File(PathBuf::from(path)));
     }
     let v = top.required("AKU_SYS_PASSWORD")?;
+    if v.boolean {
+        let (at, name) = (Location::new(v.span), "AKU_SYS_PASSWORD".to_owned());
+        let problem = "is a boolean (booleans are for the 0/1 flags only)";
+        return Err(ConfigError::BadValue { at, name, value: "********".to_owned(), problem, allowed: "a string".to_owned() });
+    }
     Ok(PasswordSource::Property(Secret::new(v.text.clone())))
 }
 

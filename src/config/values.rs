@@ -1,9 +1,11 @@
 //! One rule per kind of value: whole numbers in a range, 0/1 flags, DNS labels,
 //! plain SQL identifiers and byte limits. Each takes a [`RawValue`] and returns
 //! the typed value or the error that names the property, the value and the
-//! position. These functions never see a password.
+//! position. These functions never see a password. A TOML boolean is a 0/1
+//! flag and nothing else: every other rule refuses it.
 
-use super::error::{ConfigError, Location, show};
+use super::error::{ConfigError, Location};
+use super::quote::show;
 use super::raw::RawValue;
 
 fn bad(value: &RawValue, name: &str, problem: &'static str, allowed: String) -> ConfigError {
@@ -17,6 +19,7 @@ where
     T: Copy + Into<u64> + TryFrom<u64> + std::fmt::Display,
 {
     let allowed = || format!("{min}..{max}");
+    not_boolean(value, name, &allowed())?;
     let (negative, digits) = match value.text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, value.text.as_str()),
@@ -38,6 +41,8 @@ pub(crate) fn flag(value: &RawValue, name: &str) -> Result<bool, ConfigError> {
     match value.text.as_str() {
         "0" => Ok(false),
         "1" => Ok(true),
+        "false" if value.boolean => Ok(false),
+        "true" if value.boolean => Ok(true),
         _ => {
             let problem = if number(value, name, 0u32, u32::MAX).is_ok() { "is out of range" } else { "is not 0 or 1" };
             Err(bad(value, name, problem, "0 or 1".to_owned()))
@@ -47,6 +52,7 @@ pub(crate) fn flag(value: &RawValue, name: &str) -> Result<bool, ConfigError> {
 
 /// One of `choices`, ignoring ASCII case.
 pub(crate) fn choice<'c>(value: &RawValue, name: &str, choices: &[&'c str]) -> Result<&'c str, ConfigError> {
+    not_boolean(value, name, &choices.join(" or "))?;
     choices
         .iter()
         .find(|c| c.eq_ignore_ascii_case(&value.text))
@@ -56,7 +62,13 @@ pub(crate) fn choice<'c>(value: &RawValue, name: &str, choices: &[&'c str]) -> R
 
 /// Any non-empty text (driver names, file paths).
 pub(crate) fn non_empty(value: &RawValue, name: &str, allowed: &str) -> Result<String, ConfigError> {
+    not_boolean(value, name, allowed)?;
     if value.text.is_empty() { Err(bad(value, name, "is empty", allowed.to_owned())) } else { Ok(value.text.clone()) }
+}
+
+/// Refuses a TOML boolean (`allowed` says what the property takes instead).
+pub(crate) fn not_boolean(value: &RawValue, name: &str, allowed: &str) -> Result<(), ConfigError> {
+    if value.boolean { Err(bad(value, name, "is a boolean (booleans are for the 0/1 flags only)", allowed.to_owned())) } else { Ok(()) }
 }
 
 /// Names a value in a message; built only when there is an error.
@@ -73,6 +85,7 @@ pub(crate) fn byte_limit(value: &RawValue, what: What<'_>, max: usize, why: &'st
 /// A lowercase RFC 1123 DNS label of at most 63 bytes: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`.
 /// Kubernetes names the pods `<sts>-<i>` and their hosts `<sts>-<i>.<svc>`.
 pub(crate) fn dns_label(value: &RawValue, name: &'static str) -> Result<String, ConfigError> {
+    not_boolean(value, name, "a DNS label, as a string")?;
     byte_limit(value, &|| format!("{name} = {}", show(&value.text)), 63, "")?;
     let text = value.text.as_str();
     // DNS names are case-insensitive (RFC 4343); the manual's examples use `AKUHOST`.
@@ -90,6 +103,7 @@ pub(crate) fn identifier(value: &RawValue, what: What<'_>, max: usize, why: &'st
     byte_limit(value, what, max, why)?;
     let text = value.text.as_str();
     let problem = match text.chars().next() {
+        _ if value.boolean => Some("it is a TOML boolean".to_owned()),
         None => Some("it is empty".to_owned()),
         Some(c) if !(c.is_ascii_alphabetic() || c == '_') => Some(format!("it starts with {}", describe(c))),
         Some(_) => {
@@ -117,7 +131,7 @@ mod tests {
     use crate::config::Span;
 
     fn v(text: &str) -> RawValue {
-        RawValue { text: text.to_owned(), span: Span::new(3, 20), quoted: false }
+        RawValue { text: text.to_owned(), span: Span::new(3, 20), quoted: false, boolean: false }
     }
 
     #[test]
@@ -154,6 +168,25 @@ mod tests {
             flag(&v("yes"), "AKU_FLUSH_AT_END").unwrap_err().to_string(),
             "aku.conf:3:20: AKU_FLUSH_AT_END = yes is not 0 or 1; allowed: 0 or 1"
         );
+    }
+
+    #[test]
+    fn toml_booleans_are_accepted_for_the_0_1_flags_only() {
+        let boolean = |text: &str| RawValue { boolean: true, ..v(text) };
+        assert!(flag(&boolean("true"), "AKU_FLUSH_AT_END").unwrap());
+        assert!(!flag(&boolean("false"), "AKU_FLUSH_AT_END").unwrap());
+        assert_eq!(
+            flag(&v("true"), "AKU_FLUSH_AT_END").unwrap_err().to_string(),
+            "aku.conf:3:20: AKU_FLUSH_AT_END = true is not 0 or 1; allowed: 0 or 1"
+        );
+        assert_eq!(
+            number(&boolean("true"), "AKU_SERVER_COUNT", 1u8, 6).unwrap_err().to_string(),
+            "aku.conf:3:20: AKU_SERVER_COUNT = true is a boolean (booleans are for the 0/1 flags only); allowed: 1..6"
+        );
+        assert!(dns_label(&boolean("true"), "AKU_STS_NAME").is_err());
+        assert!(choice(&boolean("false"), "AKU_BACKEND", &["altibase", "false"]).is_err());
+        assert!(non_empty(&boolean("true"), "AKU_ODBC_DRIVER", "a driver").is_err());
+        assert!(identifier(&boolean("true"), &|| "table name".into(), 128, "").unwrap_err().to_string().contains("it is a TOML boolean"));
     }
 
     #[test]

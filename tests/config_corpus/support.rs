@@ -61,6 +61,19 @@ pub fn ten_megabyte_hostile_files() -> Vec<(String, String)> {
             ),
         ),
         ("\n".repeat(TEN_MB), "Property [AKU_STS_NAME] should be specified by configuration.".to_owned()),
+        // An unknown name is quoted cut, and far too long for a "did you mean" search.
+        (format!("AKU_{a} = 1\n"), format!("aku.conf:1:1: unknown property AKU_{}…", &a[..60])),
+        (
+            format!("AKU_{a}\n"),
+            format!(
+                "aku.conf:1:{}: expected '=' after the property name AKU_{}…, found end of line\n\
+                 \x20   1 | …{}\n      | {}^",
+                TEN_MB + 5,
+                &a[..60],
+                &a[..60],
+                " ".repeat(61)
+            ),
+        ),
         (
             format!("{REQUIRED}REPLICATIONS = ( REPLICATION_NAME_PREFIX = P ( SYS.{a} ) )"),
             format!("aku.conf:4:52: table name {}… of item SYS.{}… is {TEN_MB} bytes long; allowed: 1..128 bytes", &a[..64], &a[..64]),

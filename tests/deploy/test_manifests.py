@@ -514,6 +514,63 @@ def test_dockerfile_builds_aku_and_runs_as_postgres():
         assert f"{name}={b.env[name]}" in envs
 
 
+# The ODBC logs that hold the password: psqlODBC's Debug log (mylog_*.log) writes
+# the whole connection string, password included; unixODBC's Trace masks `PWD=`
+# only up to the first ';' (a braced password with ';' shows its tail). CommLog
+# (psqlodbc_*.log) records every statement and message. All three stay off.
+def odbcinst_problems(text: str, where: str) -> list[str]:
+    """What in an odbcinst.ini turns on a log that could hold the password."""
+    import configparser
+    ini = configparser.ConfigParser(interpolation=None, strict=False)
+    ini.read_string(text)
+    def on(value: str) -> bool:
+        return value.strip().lower() not in ("0", "no", "off", "false", "")
+
+    problems = []
+    if ini.has_section("ODBC") and on(ini["ODBC"].get("trace", "no")):
+        problems.append(f"{where}: [ODBC] Trace={ini['ODBC']['trace']}")
+    for section in ini.sections():
+        for key in ("debug", "commlog"):
+            if on(ini[section].get(key, "0")):
+                problems.append(f"{where}: [{section}] {key}={ini[section][key]}")
+    if not any(ini.has_option(sec, "debug") and ini.has_option(sec, "commlog") for sec in ini.sections()):
+        problems.append(f"{where}: no driver section sets Debug=0 and CommLog=0 explicitly")
+    return problems
+
+
+def dockerfile_odbcinst() -> str:
+    """The odbcinst.ini the image's RUN writes with printf (its lines, unexpanded)."""
+    (run,) = [a for w, a in dockerfile_instructions() if w == "RUN" and "odbcinst.ini" in a]
+    m = re.search(r"printf '%s\\n'(.*?)>\"\$ODBCSYSINI/odbcinst\.ini\"", run)
+    assert m, run
+    return "\n".join(shlex.split(m.group(1))) + "\n"
+
+
+def setup_odbcinst() -> str:
+    """The private odbcinst.ini scripts/setup writes for the tests and the simulator's pods."""
+    text = (REPO / "scripts" / "setup").read_text(encoding="utf-8")
+    m = re.search(r'^want="(.*?)"$', text, re.DOTALL | re.MULTILINE)
+    assert m, "scripts/setup: no want=\"...\" block for odbcinst.ini"
+    return m.group(1) + "\n"
+
+
+def test_odbc_logs_that_could_hold_the_password_stay_off():
+    texts = {"deploy/docker/Dockerfile": dockerfile_odbcinst(), "scripts/setup": setup_odbcinst()}
+    private = REPO / ".cache" / "odbc" / "odbcinst.ini"
+    if private.is_file():
+        texts[".cache/odbc/odbcinst.ini"] = private.read_text(encoding="utf-8")
+    problems = [p for where, text in texts.items() for p in odbcinst_problems(text, where)]
+    assert problems == []
+    # The checker itself sees each way of turning a log on.
+    bad = "[ODBC]\nTrace=Yes\n[PostgreSQL Unicode]\nDebug=1\nCommLog=1\n"
+    assert odbcinst_problems(bad, "x") == [
+        "x: [ODBC] Trace=Yes", "x: [PostgreSQL Unicode] debug=1", "x: [PostgreSQL Unicode] commlog=1"]
+    # The manifests keep the image's ODBC configuration: nothing points unixODBC elsewhere.
+    for backend in BACKENDS:
+        env = load_bundle(backend).env
+        assert not {"ODBCSYSINI", "ODBCINI", "ODBCINSTINI"} & set(env), f"{backend}: {env}"
+
+
 def test_altibase_server_settings():
     b = load_bundle("altibase")
     env = b.env

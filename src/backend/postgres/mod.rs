@@ -22,9 +22,8 @@ mod sql;
 #[cfg(test)]
 mod tests;
 
-use odbc_api::escape_attribute_value;
-
 use crate::config::Config;
+use crate::connection_string::{braced, verbatim};
 use crate::lifecycle::port::{Backend, Capabilities, ErrorClass, Op, PairStatus, Severity, Target};
 use crate::lifecycle::sql::{Sql, ValueKind, Var};
 use crate::lifecycle::{Action, FlushWait, ServerState, Step};
@@ -108,16 +107,19 @@ impl Backend for Postgres {
         Capabilities { bookmarks: true, sync_starts_source: false, group_objects: true, admin_mode: false }
     }
 
+    /// Braced where psqlODBC removes braces (`PWD`, `pqopt`) and unixODBC does
+    /// (`Driver`), bare where psqlODBC reads verbatim; see `connection_string`.
+    /// `PWD` in upper case: unixODBC's trace masks only that spelling.
     fn connection_string(&self, config: &Config, target: &Target, password: &str) -> String {
         format!(
-            "Driver={{{}}};Server={};Port={};Database={};Uid={};Pwd={};pqopt={{hostaddr={} application_name=aku}};",
-            config.odbc_driver.replace('}', "}}"),
-            target.host,
+            "Driver={};Server={};Port={};Database={};UID={};PWD={};pqopt={};",
+            braced(&config.odbc_driver),
+            verbatim(&target.host),
             config.port_no,
-            escape_attribute_value(&config.database),
-            escape_attribute_value(&config.sys_user),
-            escape_attribute_value(password),
-            target.address
+            verbatim(&config.database),
+            verbatim(&config.sys_user),
+            braced(password),
+            braced(&format!("hostaddr={} application_name=aku", target.address))
         )
     }
 
