@@ -48,7 +48,10 @@ pub enum ProcedureError {
          Run the same command again to complete the procedure."
     )]
     MissingValue { server: ServerId, host: String, var: String, reason: String },
-    #[error("Interrupted by a signal after the current step. Run the same command again to complete the procedure.")]
+    #[error(
+        "Interrupted by a signal: the running statements finished and the running waits were ended. \
+         Run the same command again to complete the procedure."
+    )]
     Interrupted,
     #[error("Cannot update the marker file {path}: {source}")]
     Marker { path: String, source: std::io::Error },

@@ -576,6 +576,7 @@ def test_altibase_server_settings():
     env = b.env
     assert env["ALTIBASE_ADMIN_MODE"] == "1"
     assert env["ALTIBASE_REMOTE_SYSDBA_ENABLE"] == "1"
+    assert env["ALTIBASE_REPLICATION_ALLOW_DUPLICATE_HOSTS"] == "1"
     assert env["ALTIBASE_HOME"].startswith("/")
     script = b.container["command"][-1]
     assert '"$ALTIBASE_HOME/bin/aku" -p start' in script
