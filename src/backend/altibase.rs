@@ -309,10 +309,13 @@ impl Backend for Altibase {
             Action::Bookmark { group, joiner, source } => bookmark(config, s, *group, *joiner, *source),
             // The joiner's own side towards the peer; the peer's pinned side resumes with its
             // START after the copy (its XSN was kept by the STOP).
-            Action::Link { group, peer, joiner, .. } => vec![
-                Self::alter(&name_of(*group, Pair::new(*peer, *joiner)), *joiner, "START")
-                    .tolerating(ErrorClass::AlreadyStarted, Severity::Info, "Replication already started"),
-            ],
+            Action::Link { group, peer, joiner, .. } => {
+                vec![Self::alter(&name_of(*group, Pair::new(*peer, *joiner)), *joiner, "START").tolerating(
+                    ErrorClass::AlreadyStarted,
+                    Severity::Info,
+                    "Replication already started",
+                )]
+            }
             // Never planned here (no group objects; a bookmark pauses nothing on the source).
             Action::CreateGroup { .. } | Action::DropGroup { .. } | Action::Resume { .. } => Vec::new(),
         }

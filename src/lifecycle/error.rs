@@ -39,6 +39,11 @@ pub enum ProcedureError {
     )]
     WaitTimedOut { server: ServerId, host: String, replication: Option<String>, what: String, limit_s: u32, sql: String },
     #[error(
+        "Wait on server {server} ({host}){}: {what}: it cannot complete: {cause}",
+        replication.as_deref().map(|r| format!(" for {r}")).unwrap_or_default()
+    )]
+    WaitImpossible { server: ServerId, host: String, replication: Option<String>, what: String, cause: String },
+    #[error(
         "No session to server {server} ({host}) for {sql}: it was absent when the plan was decided. \
          Run the same command again."
     )]
@@ -70,6 +75,7 @@ impl ProcedureError {
             ProcedureError::LocalUnreachable { .. } | ProcedureError::LocalUnreadable { .. } => exit_code::LOCAL_UNREACHABLE,
             ProcedureError::StepFailed(_)
             | ProcedureError::WaitTimedOut { .. }
+            | ProcedureError::WaitImpossible { .. }
             | ProcedureError::NoSession { .. }
             | ProcedureError::MissingValue { .. }
             | ProcedureError::Marker { .. }

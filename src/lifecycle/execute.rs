@@ -160,7 +160,7 @@ impl Executor {
     fn run_step(&self, step: &Step, deadline: &Deadline) -> Result<(), ProcedureError> {
         let repl = self.replication_of(step);
         let ops = self.backend.expand(&self.config, step);
-        let servers: BTreeSet<ServerId> = ops.iter().filter(|op| op.sql().is_some()).map(|op| op.server).collect();
+        let servers: BTreeSet<ServerId> = ops.iter().flat_map(Op::servers).collect();
         let mut held = Held::new();
         for server in servers {
             let Some(session) = self.sessions.get(&server) else {
@@ -227,16 +227,20 @@ impl Executor {
                 return Err(self.missing(op.server, repl, &var.to_string(), reason.to_owned()));
             }
         };
+        if let OpKind::WaitUntil { what, progress, timeout_s, watch, .. } = &op.kind {
+            let missing =
+                |var: crate::lifecycle::sql::Var| self.missing(op.server, repl, &var.to_string(), "an earlier statement failed".into());
+            let progress = progress.as_ref().map(|p| p.render(&self.captures)).transpose().map_err(missing)?;
+            let watch = watch
+                .iter()
+                .map(|w| w.sql.render(&self.captures).map(|sql| (w.server, sql)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(missing)?;
+            let wait = Wait { sql: &text, what, progress: progress.as_deref(), limit_s: *timeout_s, watch: &watch };
+            return self.wait_until(op, held, repl, &wait, deadline);
+        }
         let session = held.get_mut(&op.server).expect("the step holds a session to every server it touches");
         match &op.kind {
-            OpKind::WaitUntil { what, progress, timeout_s, .. } => {
-                let progress = match progress.as_ref().map(|p| p.render(&self.captures)).transpose() {
-                    Ok(p) => p,
-                    Err(var) => return Err(self.missing(op.server, repl, &var.to_string(), "an earlier statement failed".into())),
-                };
-                let wait = Wait { sql: &text, what, progress: progress.as_deref(), limit_s: *timeout_s };
-                self.wait_until(op, session.as_mut(), repl, &wait, deadline)
-            }
             OpKind::Capture { into, .. } => {
                 let rows = self.with_retries(op, session.as_mut(), repl, &text, deadline, |s, t| s.query(&text, t))?;
                 let Some(rows) = rows else { return Ok(()) };
@@ -330,7 +334,7 @@ impl Executor {
     fn wait_until(
         &self,
         op: &Op,
-        session: &mut dyn Session,
+        held: &mut Held<'_>,
         repl: Option<&str>,
         wait: &Wait<'_>,
         deadline: &Deadline,
@@ -342,6 +346,7 @@ impl Executor {
         let mut last_progress: Option<Instant> = None;
         let poll_timeout = self.config.query_timeout_s.min(60);
         loop {
+            let session = held.get_mut(&server).expect("the step holds a session to every server it touches");
             let rows = self.bounded(deadline, server, poll_timeout, || session.query(sql, poll_timeout));
             let done = match rows {
                 Ok(rows) => rows.first().is_some_and(|r| r.flag(0)),
@@ -353,6 +358,7 @@ impl Executor {
             if done {
                 return Ok(());
             }
+            self.check_watches(op, held, repl, wait, deadline)?;
             if start.elapsed() >= limit {
                 let message = format!("{}: not reached within {} s", wait.what, wait.limit_s);
                 if let Some(t) = tolerance(&op.tolerate, ErrorClass::FlushTimeout) {
@@ -372,6 +378,7 @@ impl Executor {
             if let Some(progress) = wait.progress {
                 if last_progress.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
                     last_progress = Some(Instant::now());
+                    let session = held.get_mut(&server).expect("the step holds a session to every server it touches");
                     if let Ok(rows) = self.bounded(deadline, server, poll_timeout, || session.query(progress, poll_timeout)) {
                         let text = rows.first().and_then(|r| r.text(0)).unwrap_or_default().to_owned();
                         emit!(self.sink, Info, "akuProgress", Some(server), repl.map(str::to_owned), "{}: {text}", wait.what);
@@ -387,6 +394,37 @@ impl Executor {
             }
         }
     }
+
+    /// Runs the watches of a wait: the first that reports a cause (or cannot run:
+    /// its server is gone) ends the wait.
+    fn check_watches(
+        &self,
+        op: &Op,
+        held: &mut Held<'_>,
+        repl: Option<&str>,
+        wait: &Wait<'_>,
+        deadline: &Deadline,
+    ) -> Result<(), ProcedureError> {
+        let poll_timeout = self.config.query_timeout_s.min(60);
+        for (watched, query) in wait.watch {
+            let session = held.get_mut(watched).expect("the step holds a session to every server it touches");
+            let cause = match self.bounded(deadline, *watched, poll_timeout, || session.query(query, poll_timeout)) {
+                Ok(rows) => rows.first().and_then(|r| r.text(0)).map(str::to_owned),
+                Err(error) => Some(format!("server {watched} ({}) failed while watched: {error}", self.host(*watched))),
+            };
+            if let Some(cause) = cause {
+                emit!(self.sink, Error, FUNC, Some(op.server), repl.map(str::to_owned), "{}: it cannot complete: {cause}", wait.what);
+                return Err(ProcedureError::WaitImpossible {
+                    server: op.server,
+                    host: self.host(op.server),
+                    replication: repl.map(str::to_owned),
+                    what: wait.what.to_owned(),
+                    cause,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 fn tolerance(tolerate: &[Tolerance], class: ErrorClass) -> Option<&Tolerance> {
@@ -399,6 +437,8 @@ struct Wait<'a> {
     what: &'a str,
     progress: Option<&'a str>,
     limit_s: u32,
+    /// (server, query) of each watch.
+    watch: &'a [(ServerId, String)],
 }
 
 /// A running (or finished) track.

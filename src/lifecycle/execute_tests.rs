@@ -224,12 +224,17 @@ fn a_step_that_touches_two_servers_holds_both_sessions_and_sends_in_order() {
 fn a_signal_ends_a_wait_at_once() {
     // PostgreSQL FLUSH: the peer never confirms; the first SIGTERM ends the wait.
     let flag = Arc::new(AtomicBool::new(false));
-    let mut h =
-        harness(
-            "postgresql",
-            Concurrency::Parallel,
-            |_, sql| if sql.contains("confirmed_flush_lsn") { ok_rows("f") } else { ok_rows("0/1800") },
-        );
+    let mut h = harness("postgresql", Concurrency::Parallel, |_, sql| {
+        if sql.contains("confirmed_flush_lsn") {
+            ok_rows("f")
+        } else if sql.starts_with("SELECT '") || sql.starts_with("SELECT format(") {
+            Ok(Vec::new()) // the watches: all is well
+        } else if sql.contains("error_count") {
+            ok_rows("0")
+        } else {
+            ok_rows("0/1800")
+        }
+    });
     h.executor.interrupted = Arc::clone(&flag);
     let set = Arc::clone(&flag);
     std::thread::spawn(move || {
@@ -260,4 +265,33 @@ fn a_signal_abandons_a_statement_that_waits_on_the_server() {
     let err = h.executor.run(&plan(vec![step(1, Action::Flush { group: 0, pair: pair(), wait: FlushWait::All })])).unwrap_err();
     assert!(matches!(err, ProcedureError::Interrupted), "{err}");
     assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_watch_that_reports_a_cause_ends_the_wait_with_it() {
+    // The peer's apply worker keeps failing while this server waits for its confirmation.
+    let h = harness("postgresql", Concurrency::Parallel, |server, sql| {
+        if sql.contains("confirmed_flush_lsn") {
+            ok_rows("f")
+        } else if sql.starts_with("SELECT format('the workers") && server.0 == 0 {
+            ok_rows(
+                "the workers of subscription r_01 keep failing (7 errors since this wait began; tables not ready: none): see the server log of pod 0 (sts-0.svc)",
+            )
+        } else if sql.starts_with("SELECT '") || sql.starts_with("SELECT format(") {
+            Ok(Vec::new())
+        } else if sql.contains("error_count") {
+            ok_rows("5")
+        } else {
+            ok_rows("0/1800")
+        }
+    });
+    let started = Instant::now();
+    let err = h.executor.run(&plan(vec![step(1, Action::Flush { group: 0, pair: pair(), wait: FlushWait::All })])).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        err.to_string(),
+        "Wait on server 1 (sts-1.svc) for R_01: the peer confirms this server's WAL position on slot r_01: it cannot complete: \
+         the workers of subscription r_01 keep failing (7 errors since this wait began; tables not ready: none): see the server log of pod 0 (sts-0.svc)"
+    );
+    assert!(h.recording.received(&ServerId(0)).iter().any(|q| q.contains("ss.apply_error_count + ss.sync_error_count >= 5 + 2")));
 }

@@ -80,11 +80,22 @@ pub enum OpKind {
     /// Poll `sql` (one boolean value) every 0.1 s, then every 0.5 s after 2 s,
     /// until it holds, at most `timeout_s` seconds. `progress`, when given,
     /// returns one line of text logged when the wait begins and then every 5 s.
-    WaitUntil { sql: Sql, what: String, progress: Option<Sql>, timeout_s: u32 },
+    /// Each poll also runs every `watch`: a wait is never blind.
+    WaitUntil { sql: Sql, what: String, progress: Option<Sql>, timeout_s: u32, watch: Vec<Watch> },
     /// Sleep `seconds` (no SQL).
     Sleep { seconds: u32 },
     /// Nothing to run on this backend; `note` says why (logged at INFO, or WARN when `warn`).
     Skip { note: String, warn: bool },
+}
+
+/// What makes a wait's success impossible, checked at every poll on `server`:
+/// `sql` returns no row (or NULL) while all is well, and otherwise one text that
+/// says what went wrong and what to look at (pod, replication, table, server log).
+/// A watch that fails to run (the server is gone) ends the wait too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    pub server: ServerId,
+    pub sql: Sql,
 }
 
 /// One operation on one server (the step's own server, or another it touches).
@@ -124,7 +135,28 @@ impl Op {
 
     /// Polls `sql` until it returns true (see [`OpKind::WaitUntil`]).
     pub fn wait_until(server: ServerId, sql: impl Into<Sql>, what: impl Into<String>, progress: Option<Sql>, timeout_s: u32) -> Op {
-        Op::of(server, OpKind::WaitUntil { sql: sql.into(), what: what.into(), progress, timeout_s })
+        Op::of(server, OpKind::WaitUntil { sql: sql.into(), what: what.into(), progress, timeout_s, watch: Vec::new() })
+    }
+
+    /// Adds a watch to a wait (see [`Watch`]); no effect on other operations.
+    #[must_use]
+    pub fn watching(mut self, server: ServerId, sql: impl Into<Sql>) -> Op {
+        if let OpKind::WaitUntil { watch, .. } = &mut self.kind {
+            watch.push(Watch { server, sql: sql.into() });
+        }
+        self
+    }
+
+    /// Every server the operation runs a statement on (its own, and those of its watches).
+    pub fn servers(&self) -> Vec<ServerId> {
+        let mut out = Vec::new();
+        if self.sql().is_some() {
+            out.push(self.server);
+        }
+        if let OpKind::WaitUntil { watch, .. } = &self.kind {
+            out.extend(watch.iter().map(|w| w.server));
+        }
+        out
     }
 
     /// Adds a tolerated error class.

@@ -14,8 +14,12 @@ pub fn op_text(op: &Op) -> String {
     match &op.kind {
         OpKind::Exec { sql } => format!("{};", sql.template()),
         OpKind::Capture { sql, into } => format!("{};  -- keeps {into}", sql.template()),
-        OpKind::WaitUntil { sql, what, timeout_s, .. } => {
-            format!("-- wait until {what} (at most {timeout_s} s), polling:\n{};", sql.template())
+        OpKind::WaitUntil { sql, what, timeout_s, watch, .. } => {
+            let mut text = format!("-- wait until {what} (at most {timeout_s} s), polling:\n{};", sql.template());
+            for w in watch {
+                let _ = write!(text, "\n--   and watching on server {}: {};", w.server, w.sql.template());
+            }
+            text
         }
         OpKind::Sleep { seconds } => format!("-- sleep {seconds} s"),
         OpKind::Skip { note, .. } => format!("-- nothing to run: {note}"),

@@ -193,6 +193,13 @@ fn responder(reachable: Vec<u8>) -> Responder<ServerId> {
         if sql.contains("V$PROPERTY") {
             return one("0");
         }
+        // Watches of waits: no row while all is well.
+        if sql.starts_with("SELECT '") || sql.starts_with("SELECT format('the workers") {
+            return Ok(Vec::new());
+        }
+        if sql.contains("apply_error_count + sync_error_count FROM pg_stat_subscription_stats") {
+            return one("0");
+        }
         if sql.contains("MAX(FIRST_UPDATE_TIME)") {
             return one("1764640800");
         }

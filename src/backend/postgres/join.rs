@@ -16,8 +16,9 @@ use crate::lifecycle::sql::{Sql, ValueKind, Var};
 use crate::topology::{Pair, ServerId};
 
 use super::sql::{
-    clear_note, create_slot_sql, create_subscription_sql, disable, drop_slot, enable, ident, lit, name, note_paused, origin_lsn_sql,
-    register_tables, sub_oid, worker_gone,
+    clear_note, create_slot_sql, create_subscription_sql, disable, disabled_watch, drop_slot, enable, error_count_sql,
+    failing_workers_watch, ident, lit, name, note_paused, origin_lsn_sql, pod, register_tables, relation, slot_lost_watch, sub_oid,
+    text_lit, worker_gone,
 };
 
 /// The bookmark of peer `k` for a joiner: the position of k's slot for the joiner.
@@ -56,23 +57,31 @@ pub(super) fn sync(config: &Config, source: ServerId, group: usize, pair: Pair) 
     ];
     ops.extend(drop_slot(source, &n));
     ops.push(Op::exec(source, create_slot_sql(&n)));
+    let errors_before = Var::new(ValueKind::Int, target, &n, "errors_before_copy");
+    ops.push(Op::capture(target, error_count_sql(&n), errors_before.clone()));
     ops.push(Op::exec(target, format!("ALTER SYSTEM SET max_sync_workers_per_subscription = {}", g.sync_parallel_count)));
     ops.push(Op::exec(target, "SELECT pg_reload_conf()"));
     ops.push(enable(target, &n));
     ops.push(Op::exec(target, format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = true)", ident(&n))));
     let rels = format!("FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = {}", lit(&n));
-    ops.push(Op::wait_until(
-        target,
-        format!("SELECT count(*) = {tables} AND bool_and(r.srsubstate = 'r') {rels}"),
-        format!("initial copy of {n}"),
-        Some(Sql::text(format!(
-            "SELECT format('%s/%s tables ready, %s rows (%s) in copies running now', \
+    ops.push(
+        Op::wait_until(
+            target,
+            format!("SELECT count(*) = {tables} AND bool_and(r.srsubstate = 'r') {rels}"),
+            format!("initial copy of {n}"),
+            Some(Sql::text(format!(
+                "SELECT format('%s/%s tables ready, %s rows (%s) in copies running now', \
              count(*) FILTER (WHERE r.srsubstate IN ('r', 's')), {tables}, \
              coalesce((SELECT sum(tuples_processed) FROM pg_stat_progress_copy), 0), \
              pg_size_pretty(coalesce((SELECT sum(bytes_processed) FROM pg_stat_progress_copy), 0))) {rels}"
-        ))),
-        config.query_timeout_s,
-    ));
+            ))),
+            config.query_timeout_s,
+        )
+        .watching(target, failing_workers_watch(config, target, &n, &errors_before))
+        .watching(target, disabled_watch(config, target, &n))
+        .watching(target, unpublished_watch(config, g, source, &n))
+        .watching(source, slot_lost_watch(config, source, &n)),
+    );
     // The source's side (it pulls the target's own changes) is started by the
     // plan's last step, so that a join interrupted before it is redone.
     ops
@@ -86,23 +95,33 @@ pub(super) fn bookmark(config: &Config, peer: ServerId, group: usize, joiner: Se
     let bookmark = bookmark_var(peer, &to_joiner);
     // An interrupted earlier join may have left the source's replication from this
     // peer disabled: it must run for the source to reach the bookmark.
-    let mut ops =
-        vec![register_tables(config, g, Pair::new(source, peer), source), enable(source, &to_source), clear_note(source, &to_source)];
+    let errors_before = Var::new(ValueKind::Int, source, &to_source, "errors_before_bookmark");
+    let mut ops = vec![
+        register_tables(config, g, Pair::new(source, peer), source),
+        Op::capture(source, error_count_sql(&to_source), errors_before.clone()),
+        enable(source, &to_source),
+        clear_note(source, &to_source),
+    ];
     ops.extend(drop_slot(peer, &to_joiner));
     ops.push(Op::capture(
         peer,
         format!("SELECT lsn::text FROM pg_create_logical_replication_slot({}, 'pgoutput')", lit(&to_joiner)),
         bookmark.clone(),
     ));
-    ops.push(Op::wait_until(
-        peer,
-        Sql::text("SELECT coalesce((SELECT confirmed_flush_lsn >= ")
-            .var(&bookmark)
-            .then(format!("::pg_lsn FROM pg_replication_slots WHERE slot_name = {}), false)", lit(&to_source))),
-        format!("the copy source has received this peer's changes up to the bookmark (slot {to_source})"),
-        None,
-        config.query_timeout_s,
-    ));
+    ops.push(
+        Op::wait_until(
+            peer,
+            Sql::text("SELECT coalesce((SELECT confirmed_flush_lsn >= ")
+                .var(&bookmark)
+                .then(format!("::pg_lsn FROM pg_replication_slots WHERE slot_name = {}), false)", lit(&to_source))),
+            format!("the copy source has received this peer's changes up to the bookmark (slot {to_source})"),
+            None,
+            config.query_timeout_s,
+        )
+        .watching(source, failing_workers_watch(config, source, &to_source, &errors_before))
+        .watching(source, disabled_watch(config, source, &to_source))
+        .watching(peer, slot_lost_watch(config, peer, &to_source)),
+    );
     // The pause is recorded first: whatever interrupts the join, the next run of
     // any pod finds it and resumes the subscription once this join is over.
     ops.push(note_paused(source, &to_source, joiner));
@@ -130,4 +149,26 @@ pub(super) fn link(config: &Config, peer: ServerId, group: usize, joiner: Server
         enable(source, &to_source),
         clear_note(source, &to_source),
     ]
+}
+
+/// Watch of a copy: a configured table that the subscription did not register
+/// after its refresh, because the copy source does not publish it.
+fn unpublished_watch(config: &Config, g: &crate::config::ReplicationGroup, source: ServerId, n: &str) -> String {
+    let rels: Vec<String> = g
+        .items
+        .iter()
+        .map(|i| {
+            let (schema, rel) = relation(i);
+            format!("({})", text_lit(&format!("{schema}.{rel}")))
+        })
+        .collect();
+    format!(
+        "SELECT {} || string_agg(v.rel, ', ') || {} FROM (VALUES {}) AS v(rel) WHERE NOT EXISTS \
+         (SELECT 1 FROM pg_subscription_rel r JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE r.srsubid = {} AND n.nspname || '.' || c.relname = v.rel) HAVING count(*) > 0",
+        text_lit(&format!("the copy source {} does not publish ", pod(config, source))),
+        text_lit(&format!(" (REPLICATIONS lists it; publication {} on the source lacks it)", g.prefix.to_ascii_lowercase())),
+        rels.join(", "),
+        sub_oid(n)
+    )
 }

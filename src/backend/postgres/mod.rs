@@ -31,8 +31,8 @@ use crate::odbc::{DbError, Session};
 use crate::topology::{Pair, ServerId};
 
 use sql::{
-    clear_note, create_publication_sql, create_slot_sql, create_subscription_sql, disable, drop_slot, enable, ident, lit, name,
-    register_tables, relation_sql, sub_oid, worker_gone,
+    clear_note, create_publication_sql, create_slot_sql, create_subscription_sql, disable, disabled_watch, drop_slot, enable,
+    error_count_sql, failing_workers_watch, ident, lit, name, register_tables, relation_sql, slot_lost_watch, sub_oid, worker_gone,
 };
 
 /// The PostgreSQL backend.
@@ -54,7 +54,9 @@ fn start(config: &Config, server: ServerId, group: usize, pair: Pair, peer_prese
 
 fn flush(config: &Config, server: ServerId, group: usize, pair: Pair, wait: FlushWait) -> Vec<Op> {
     let n = name(&config.groups[group], pair);
+    let peer = pair.other(server);
     let lsn = Var::new(ValueKind::Lsn, server, &n, "flush_lsn");
+    let errors_before = Var::new(ValueKind::Int, peer, &n, "errors_before_flush");
     let timeout = match wait {
         FlushWait::All => config.query_timeout_s,
         FlushWait::Wait(t) => t,
@@ -67,11 +69,14 @@ fn flush(config: &Config, server: ServerId, group: usize, pair: Pair, wait: Flus
         format!("the peer confirms this server's WAL position on slot {n}"),
         None,
         timeout,
-    );
+    )
+    .watching(server, slot_lost_watch(config, server, &n))
+    .watching(peer, failing_workers_watch(config, peer, &n, &errors_before))
+    .watching(peer, disabled_watch(config, peer, &n));
     if matches!(wait, FlushWait::Wait(_)) {
         wait_op = wait_op.tolerating(ErrorClass::FlushTimeout, Severity::Warn, "Flush did not complete within its wait time");
     }
-    vec![Op::capture(server, "SELECT pg_current_wal_lsn()::text", lsn), wait_op]
+    vec![Op::capture(peer, error_count_sql(&n), errors_before), Op::capture(server, "SELECT pg_current_wal_lsn()::text", lsn), wait_op]
 }
 
 fn reset(config: &Config, server: ServerId, group: usize, pair: Pair) -> Vec<Op> {

@@ -175,3 +175,60 @@ pub(super) fn clear_note(server: ServerId, n: &str) -> Op {
 pub(super) fn paused_for(note: &str) -> Option<ServerId> {
     note.strip_prefix(PAUSE_NOTE).and_then(|n| n.trim().parse().ok()).map(ServerId)
 }
+
+/// `pod N (host)`, for messages built in SQL.
+pub(super) fn pod(config: &Config, server: ServerId) -> String {
+    format!("pod {server} ({})", topology::host_of(config, server))
+}
+
+/// A string literal of free text (`'` doubled).
+pub(super) fn text_lit(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The errors counted for subscription `n` so far (apply and table-sync workers).
+pub(super) fn error_count_sql(n: &str) -> String {
+    format!("SELECT coalesce((SELECT apply_error_count + sync_error_count FROM pg_stat_subscription_stats WHERE subname = {}), 0)", lit(n))
+}
+
+/// Watch: the workers of subscription `n` on `on` failed twice more since `baseline`.
+pub(super) fn failing_workers_watch(
+    config: &Config,
+    on: ServerId,
+    n: &str,
+    baseline: &crate::lifecycle::sql::Var,
+) -> crate::lifecycle::sql::Sql {
+    crate::lifecycle::sql::Sql::text(format!(
+        "SELECT format('the workers of subscription %s keep failing (%s errors since this wait began; tables not ready: %s): \
+         see the server log of {}', ss.subname, ss.apply_error_count + ss.sync_error_count, \
+         coalesce((SELECT string_agg(n.nspname || '.' || c.relname, ', ' ORDER BY n.nspname, c.relname) FROM pg_subscription_rel r \
+         JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE r.srsubid = ss.subid AND r.srsubstate <> 'r'), 'none')) \
+         FROM pg_stat_subscription_stats ss WHERE ss.subname = {} AND ss.apply_error_count + ss.sync_error_count >= ",
+        pod(config, on).replace('\'', "''"),
+        lit(n)
+    ))
+    .var(baseline)
+    .then(" + 2")
+}
+
+/// Watch: subscription `n` on `on` is disabled while a wait needs it to run.
+pub(super) fn disabled_watch(config: &Config, on: ServerId, n: &str) -> String {
+    format!(
+        "SELECT {} FROM pg_subscription WHERE subname = {} AND NOT subenabled",
+        text_lit(&format!("subscription {n} on {} is disabled (see its server log)", pod(config, on))),
+        lit(n)
+    )
+}
+
+/// Watch: slot `n` on `on` was invalidated: its consumer can never catch up.
+pub(super) fn slot_lost_watch(config: &Config, on: ServerId, n: &str) -> String {
+    format!(
+        "SELECT {} FROM pg_replication_slots WHERE slot_name = {} AND wal_status = 'lost'",
+        text_lit(&format!(
+            "slot {n} on {} was invalidated (wal_status = lost, max_slot_wal_keep_size): its peer must join again",
+            pod(config, on)
+        )),
+        lit(n)
+    )
+}
