@@ -73,7 +73,7 @@ pub fn collect(
         be.status(&cfg, server, session.as_mut())
             .map_err(|e| Absence::ConnectFailed(format!("connected, but reading its status failed: {e}")))
     });
-    build(config, &answers, own, lag_threshold)
+    build(config, &answers, own, lag_threshold, backend.capabilities().item_key)
 }
 
 /// Builds the report from each server's answer (pure; tested without servers).
@@ -82,6 +82,7 @@ pub fn build(
     answers: &BTreeMap<ServerId, Result<Vec<PairStatus>, Absence>>,
     own: Option<OwnPod>,
     lag_threshold: u64,
+    item_key: fn(&crate::config::ReplicationItem) -> String,
 ) -> StatusReport {
     let reachable = |s: ServerId| matches!(answers.get(&s), Some(Ok(_)));
     // The peer's side of the same replication, when the peer answered.
@@ -106,6 +107,9 @@ pub fn build(
                             ));
                         }
                     }
+                    if let Some(diff) = items_differ(config, server, p, item_key) {
+                        found.push(diff);
+                    }
                     problems += found.len();
                     PairReport { status: p.clone(), problems: found }
                 })
@@ -124,6 +128,27 @@ pub fn build(
         });
     }
     StatusReport { sts: config.sts_name.clone(), backend: config.backend.as_str(), lag_threshold_bytes: lag_threshold, servers, problems }
+}
+
+/// `items differ: +added -dropped` when the replication holds other items than the
+/// configuration lists (a table-set change not applied yet).
+fn items_differ(
+    config: &Config,
+    server: ServerId,
+    p: &PairStatus,
+    item_key: fn(&crate::config::ReplicationItem) -> String,
+) -> Option<String> {
+    let held = p.items.as_ref()?;
+    let pair = topology::Pair::new(server, p.peer);
+    let group = config.groups.iter().find(|g| topology::replication_name(&g.prefix, pair) == p.replication)?;
+    let configured: std::collections::BTreeSet<String> = group.items.iter().map(item_key).collect();
+    let held: std::collections::BTreeSet<String> = held.iter().cloned().collect();
+    if configured == held {
+        return None;
+    }
+    let mut diff: Vec<String> = configured.difference(&held).map(|k| format!("+{k}")).collect();
+    diff.extend(held.difference(&configured).map(|k| format!("-{k}")));
+    Some(format!("items differ: {}", diff.join(" ")))
 }
 
 /// The problems of one pair on a reachable server.

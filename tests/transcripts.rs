@@ -183,6 +183,55 @@ fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
             .admin_mode_off(),
         Intent::Start,
     ));
+    let t12 = || vec![item("SYS", "T1", None), item("SYS", "T2", None)];
+    let t123 = || vec![item("SYS", "T1", None), item("SYS", "T2", None), item("SYS", "T3", None)];
+    let mut added = c();
+    added.groups[0].items = t123();
+    out.push((
+        "28_master_start_after_a_table_was_added",
+        Scenario::new(
+            "master restart (not reset) after REPLICATIONS gained SYS.T3; pods 1 and 2 run and replicate T1, T2",
+            added.clone(),
+            0,
+        )
+        .server(0, Obj::Running, &[(3, Obj::Reset)])
+        .server(1, Obj::Running, &[(3, Obj::Reset)])
+        .server(2, Obj::Running, &[(3, Obj::Reset)])
+        .holding(0, t12())
+        .holding(1, t12())
+        .holding(2, t12()),
+        Intent::Start,
+    ));
+    out.push((
+        "29_slave1_with_an_older_conf_follows_the_master",
+        Scenario::new(
+            "slave pod 1 restart (not reset) with an aku.conf that lacks SYS.T3, which the MASTER Pod replicates already",
+            c(),
+            1,
+        )
+        .server(1, Obj::Running, &[(3, Obj::Reset)])
+        .server(0, Obj::Running, &[(3, Obj::Reset)])
+        .server(2, Obj::Running, &[(3, Obj::Reset)])
+        .holding(0, t123())
+        .holding(1, t123())
+        .holding(2, t123()),
+        Intent::Start,
+    ));
+    out.push((
+        "30_slave2_start_with_a_newer_conf_waits_for_the_master",
+        Scenario::new(
+            "slave pod 2 restart (not reset) with an aku.conf that gained SYS.T3; the MASTER Pod still replicates T1, T2",
+            added,
+            2,
+        )
+        .server(2, Obj::Running, &[(3, Obj::Reset)])
+        .server(0, Obj::Running, &[(3, Obj::Reset)])
+        .server(1, Obj::Running, &[(3, Obj::Reset)])
+        .holding(0, t12())
+        .holding(1, t12())
+        .holding(2, t12()),
+        Intent::Start,
+    ));
     out.push((
         "23_slave3_rejoins_after_pod_1_forgot_it_drains_first",
         Scenario::new(

@@ -10,6 +10,7 @@
 use crate::config::{Config, ReplicationGroup, ReplicationItem};
 use crate::connection_string::braced;
 use crate::lifecycle::port::{Backend, Capabilities, ErrorClass, Op, PairStatus, Severity, Target};
+use crate::lifecycle::schema::TableDef;
 use crate::lifecycle::sql::{Sql, ValueKind, Var};
 use crate::lifecycle::{Action, FlushWait, ReplKey, ReplicationState, ServerState, Step};
 use crate::odbc::{DbError, Row, Session};
@@ -23,6 +24,10 @@ pub mod codes {
     pub const NOT_STARTED: i32 = 0x61027;
     pub const HANDSHAKE_FAILED: i32 = 0x6100D;
     pub const FLUSH_TIMEOUT: i32 = 0x61075;
+    /// `rpERR_ABORT_RPC_NOT_EXIST_REPL_ITEM` "No replication items found." (DROP TABLE).
+    pub const NO_SUCH_ITEM: i32 = 0x6111A;
+    /// A unique-index violation (`smERR_ABORT_smnUniqueViolation`): ADD TABLE of an item already present.
+    pub const UNIQUE_VIOLATION: i32 = 0x11058;
     pub const QUERY_TIMEOUT: i32 = 0x01044;
     pub const CONNECTION_REFUSED: i32 = 0x50032;
     pub const LINK_FAILURE: i32 = 0x51043;
@@ -99,6 +104,126 @@ fn sender_status(code: &str) -> &'static str {
     }
 }
 
+/// The type name of a `SYS_COLUMNS_.DATA_TYPE` code with its precision and scale
+/// (General Reference, data dictionary, `SYS_COLUMNS_`).
+fn type_name(code: i64, precision: Option<i64>, scale: Option<i64>) -> String {
+    let name = match code {
+        1 => "CHAR",
+        12 => "VARCHAR",
+        -8 => "NCHAR",
+        -9 => "NVARCHAR",
+        2 => "NUMERIC",
+        6 => "FLOAT",
+        8 => "DOUBLE",
+        7 => "REAL",
+        -5 => "BIGINT",
+        4 => "INTEGER",
+        5 => "SMALLINT",
+        9 => "DATE",
+        30 => "BLOB",
+        40 => "CLOB",
+        20001 => "BYTE",
+        20002 => "NIBBLE",
+        20003 => "VARBYTE",
+        -7 => "BIT",
+        -100 => "VARBIT",
+        10003 => "GEOMETRY",
+        60 => "ECHAR",
+        61 => "EVARCHAR",
+        -2 => "BINARY",
+        _ => return format!("TYPE_{code}"),
+    };
+    match (code, precision, scale) {
+        (2 | 6, Some(p), Some(s)) => format!("{name}({p},{s})"),
+        (1 | 12 | -8 | -9 | 20001 | 20002 | 20003 | -7 | -100 | 60 | 61 | -2, Some(p), _) => format!("{name}({p})"),
+        _ => name.to_owned(),
+    }
+}
+
+/// The definition of every replicated table present on the server, by `USER.TABLE`:
+/// the columns of `SYSTEM_.SYS_COLUMNS_` (hidden ones aside) and the primary key
+/// (`SYS_CONSTRAINTS_` type 3).
+fn tables(config: &Config, session: &mut dyn Session) -> Result<std::collections::BTreeMap<String, TableDef>, DbError> {
+    let mut wanted: Vec<String> = Vec::new();
+    for item in config.groups.iter().flat_map(|g| &g.items) {
+        let cond = format!(
+            "(U.USER_NAME = '{}' AND T.TABLE_NAME = '{}')",
+            item.user.to_ascii_uppercase().replace('\'', "''"),
+            item.table.to_ascii_uppercase().replace('\'', "''")
+        );
+        if !wanted.contains(&cond) {
+            wanted.push(cond);
+        }
+    }
+    let rows = session.query(
+        &format!(
+            "SELECT U.USER_NAME || '.' || T.TABLE_NAME, C.COLUMN_NAME, C.DATA_TYPE, C.PRECISION, C.SCALE, \
+             CASE WHEN PK.COLUMN_ID IS NULL THEN 0 ELSE 1 END \
+             FROM SYSTEM_.SYS_USERS_ U JOIN SYSTEM_.SYS_TABLES_ T ON T.USER_ID = U.USER_ID \
+             JOIN SYSTEM_.SYS_COLUMNS_ C ON C.TABLE_ID = T.TABLE_ID \
+             LEFT OUTER JOIN (SELECT CC.TABLE_ID, CC.COLUMN_ID FROM SYSTEM_.SYS_CONSTRAINTS_ K \
+             JOIN SYSTEM_.SYS_CONSTRAINT_COLUMNS_ CC ON CC.CONSTRAINT_ID = K.CONSTRAINT_ID WHERE K.CONSTRAINT_TYPE = 3) PK \
+             ON PK.TABLE_ID = C.TABLE_ID AND PK.COLUMN_ID = C.COLUMN_ID \
+             WHERE T.TABLE_TYPE = 'T' AND C.IS_HIDDEN = 'F' AND ({}) ORDER BY 1, C.COLUMN_ORDER",
+            wanted.join(" OR ")
+        ),
+        config.query_timeout_s,
+    )?;
+    let mut out: std::collections::BTreeMap<String, TableDef> = std::collections::BTreeMap::new();
+    for row in rows {
+        let (Some(table), Some(column), Some(code)) = (row.text(0), row.text(1), row.int(2)) else { continue };
+        let def = out.entry(table.trim().to_owned()).or_default();
+        def.columns.insert(column.trim().to_owned(), type_name(code, row.int(3), row.int(4)));
+        if row.int(5) == Some(1) {
+            def.key.insert(column.trim().to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// The item key of an Altibase item: `USER.TABLE` or `USER.TABLE PARTITION P`, upper case.
+pub fn item_key(item: &ReplicationItem) -> String {
+    let mut key = format!("{}.{}", item.user.to_ascii_uppercase(), item.table.to_ascii_uppercase());
+    if let Some(p) = &item.partition {
+        key.push_str(" PARTITION ");
+        key.push_str(&p.to_ascii_uppercase());
+    }
+    key
+}
+
+/// The items of each replication object (`SYSTEM_.SYS_REPL_ITEMS_`, Replication
+/// Manual; one row per table, or per partition), and for each group the items of
+/// its first existing object.
+fn read_items(config: &Config, session: &mut dyn Session, objects: &[(ReplKey, String)], state: &mut ServerState) -> Result<(), DbError> {
+    let names: Vec<String> = objects.iter().map(|(_, n)| format!("'{n}'")).collect();
+    let rows = session.query(
+        &format!(
+            "SELECT REPLICATION_NAME, LOCAL_USER_NAME, LOCAL_TABLE_NAME, LOCAL_PARTITION_NAME, REPLICATION_UNIT \
+             FROM SYSTEM_.SYS_REPL_ITEMS_ WHERE REPLICATION_NAME IN ({}) \
+             ORDER BY REPLICATION_NAME, LOCAL_USER_NAME, LOCAL_TABLE_NAME, LOCAL_PARTITION_NAME",
+            names.join(", ")
+        ),
+        config.query_timeout_s,
+    )?;
+    for (key, name) in objects {
+        let mut items: Vec<ReplicationItem> = Vec::new();
+        for r in rows.iter().filter(|r| r.text(0).is_some_and(|n| n.trim().eq_ignore_ascii_case(name))) {
+            let (Some(user), Some(table)) = (r.text(1), r.text(2)) else { continue };
+            // A whole partitioned table (unit T) is one row per partition: one item.
+            let partition = if r.text(4).map(str::trim) == Some("P") { r.text(3).map(|p| p.trim().to_owned()) } else { None };
+            let item = ReplicationItem { user: user.trim().to_owned(), table: table.trim().to_owned(), partition };
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+        if !items.is_empty() {
+            state.group_items.entry(key.group).or_insert_with(|| items.clone());
+            state.repl_items.insert(*key, items);
+        }
+    }
+    Ok(())
+}
+
 /// Every replication of `server`: its key and its name, upper case as Altibase stores it.
 fn objects(config: &Config, server: ServerId) -> Vec<(ReplKey, String)> {
     let mut out = Vec::new();
@@ -112,6 +237,53 @@ fn objects(config: &Config, server: ServerId) -> Vec<(ReplKey, String)> {
 
 fn find<'a>(rows: &'a [Row], name: &str) -> Option<&'a Row> {
     rows.iter().find(|r| r.text(0).is_some_and(|n| n.trim().eq_ignore_ascii_case(name)))
+}
+
+/// Items added to and dropped from replication `n` on `s`, one item per statement,
+/// with the pair stopped on both sides (Replication Manual, ALTER REPLICATION ... ADD
+/// TABLE / DROP TABLE; qcply.y 6990 / 7022).
+fn alter_items(n: &str, s: ServerId, add: &[ReplicationItem], drop: &[ReplicationItem]) -> Vec<Op> {
+    let item = |i: &ReplicationItem| format!("FROM {t} TO {t}", t = table_ref(i));
+    let mut ops: Vec<Op> = add
+        .iter()
+        .map(|i| {
+            Altibase::alter(n, s, &format!("ADD TABLE {}", item(i))).tolerating(
+                ErrorClass::DuplicateName,
+                Severity::Info,
+                "Item already in the replication",
+            )
+        })
+        .collect();
+    ops.extend(drop.iter().map(|i| {
+        Altibase::alter(n, s, &format!("DROP TABLE {}", item(i))).tolerating(
+            ErrorClass::NoSuchItem,
+            Severity::Info,
+            "Item not in the replication",
+        )
+    }));
+    ops
+}
+
+/// On the master: copy the added tables over replication `n` without starting its
+/// sender (`SYNC ONLY … TABLE`; the XSN is kept: SQL Reference, ALTER REPLICATION,
+/// TABLE clause).
+fn sync_items(n: &str, s: ServerId, parallel: u32, items: &[ReplicationItem]) -> Vec<Op> {
+    let tables: Vec<String> = items.iter().map(table_ref).collect();
+    vec![Altibase::alter(n, s, &format!("SYNC ONLY PARALLEL {parallel} TABLE {}", tables.join(", "))).waiting()]
+}
+
+/// TRUNCATE of replicated tables needs REPLICATION_DDL_ENABLE = 1 (Replication
+/// Manual): raise it, and restore the value read before, even if a TRUNCATE fails.
+fn truncate_ops(s: ServerId, prefix: &str, items: &[ReplicationItem]) -> Vec<Op> {
+    let var = Var::new(ValueKind::Int, s, prefix, "replication_ddl_enable");
+    let mut ops = vec![
+        Op::capture(s, "SELECT VALUE1 FROM V$PROPERTY WHERE NAME = 'REPLICATION_DDL_ENABLE'", var.clone()),
+        Op::exec(s, "ALTER SYSTEM SET REPLICATION_DDL_ENABLE = 1"),
+        Op::exec(s, "ALTER SESSION SET REPLICATION = DEFAULT"),
+    ];
+    ops.extend(items.iter().map(|i| Op::exec(s, truncate_sql(i))));
+    ops.push(Op::exec(s, Sql::text("ALTER SYSTEM SET REPLICATION_DDL_ENABLE = ").var(&var)).finally());
+    ops
 }
 
 /// The bookmark of running peer `k` for joiner `j`, before the copy from `source`
@@ -161,7 +333,7 @@ impl Altibase {
 
 impl Backend for Altibase {
     fn capabilities(&self) -> Capabilities {
-        Capabilities { bookmarks: true, sync_starts_source: true, group_objects: false, admin_mode: true }
+        Capabilities { bookmarks: true, sync_starts_source: true, group_objects: false, admin_mode: true, item_key }
     }
 
     fn connection_string(&self, config: &Config, target: &Target, password: &str) -> String {
@@ -213,8 +385,13 @@ impl Backend for Altibase {
         let properties = session
             .query("SELECT NAME, VALUE1 FROM V$PROPERTY WHERE NAME IN ('ADMIN_MODE', 'REMOTE_SYSDBA_ENABLE')", config.query_timeout_s)?;
         let property = |name: &str| find(&properties, name).and_then(|r| r.int(1)).map(|v| v == 1);
-        let mut state =
-            ServerState { admin_mode: property("ADMIN_MODE"), remote_sysdba: property("REMOTE_SYSDBA_ENABLE"), ..ServerState::default() };
+        let mut state = ServerState {
+            admin_mode: property("ADMIN_MODE"),
+            remote_sysdba: property("REMOTE_SYSDBA_ENABLE"),
+            tables: tables(config, session)?,
+            ..ServerState::default()
+        };
+        read_items(config, session, &objects, &mut state)?;
         if state.remote_sysdba == Some(false) {
             state.problems.push(format!(
                 "REMOTE_SYSDBA_ENABLE is 0 on server {server}: aku logs in to its own and its peers' servers over the \
@@ -290,19 +467,12 @@ impl Backend for Altibase {
                 Severity::Info,
                 "Replication already dropped",
             )],
-            Action::Truncate { group } => {
-                // TRUNCATE of a replicated table needs REPLICATION_DDL_ENABLE = 1 (Replication
-                // Manual); raise it, and restore the value read before, even if a TRUNCATE fails.
-                let var = Var::new(ValueKind::Int, s, &config.groups[*group].prefix, "replication_ddl_enable");
-                let mut ops = vec![
-                    Op::capture(s, "SELECT VALUE1 FROM V$PROPERTY WHERE NAME = 'REPLICATION_DDL_ENABLE'", var.clone()),
-                    Op::exec(s, "ALTER SYSTEM SET REPLICATION_DDL_ENABLE = 1"),
-                    Op::exec(s, "ALTER SESSION SET REPLICATION = DEFAULT"),
-                ];
-                ops.extend(config.groups[*group].items.iter().map(|i| Op::exec(s, truncate_sql(i))));
-                ops.push(Op::exec(s, Sql::text("ALTER SYSTEM SET REPLICATION_DDL_ENABLE = ").var(&var)).finally());
-                ops
+            Action::TruncateItems { group, items } => truncate_ops(s, &config.groups[*group].prefix, items),
+            Action::AlterItems { group, pair, add, drop } => alter_items(&name_of(*group, *pair), s, add, drop),
+            Action::SyncItems { group, pair, items } => {
+                sync_items(&name_of(*group, *pair), s, config.groups[*group].sync_parallel_count, items)
             }
+            Action::Truncate { group } => truncate_ops(s, &config.groups[*group].prefix, &config.groups[*group].items),
             Action::OpenForApplications => vec![Op::exec(s, "ALTER SYSTEM SET ADMIN_MODE = 0")],
             Action::Delay { seconds } => vec![Op::sleep(s, *seconds)],
             // Never planned here (no group objects, no bookmarks: see `capabilities`).
@@ -317,7 +487,11 @@ impl Backend for Altibase {
                 )]
             }
             // Never planned here (no group objects; a bookmark pauses nothing on the source).
-            Action::CreateGroup { .. } | Action::DropGroup { .. } | Action::Resume { .. } => Vec::new(),
+            Action::CreateGroup { .. }
+            | Action::DropGroup { .. }
+            | Action::Resume { .. }
+            | Action::SetItems { .. }
+            | Action::Refresh { .. } => Vec::new(),
         }
     }
 
@@ -344,6 +518,7 @@ impl Backend for Altibase {
                     retained_bytes: r.int(4),
                     errors: sender.map(|s| format!("sender status {s} ({})", sender_status(&s))),
                     paused_for_join_of: None,
+                    items: None,
                     replication,
                 }
             })
@@ -352,12 +527,13 @@ impl Backend for Altibase {
 
     fn classify(&self, error: &DbError) -> ErrorClass {
         match error.native {
-            codes::DUPLICATE_NAME => ErrorClass::DuplicateName,
+            codes::DUPLICATE_NAME | codes::UNIQUE_VIOLATION => ErrorClass::DuplicateName,
             codes::UNDEFINED_NAME => ErrorClass::UndefinedName,
             codes::ALREADY_STARTED => ErrorClass::AlreadyStarted,
             codes::NOT_STARTED => ErrorClass::NotStarted,
             codes::HANDSHAKE_FAILED => ErrorClass::PeerUnreachable,
             codes::FLUSH_TIMEOUT => ErrorClass::FlushTimeout,
+            codes::NO_SUCH_ITEM => ErrorClass::NoSuchItem,
             codes::QUERY_TIMEOUT | codes::CONNECTION_REFUSED | codes::LINK_FAILURE => ErrorClass::Transient,
             _ if error.sqlstate.starts_with("08") => ErrorClass::Transient,
             _ => ErrorClass::Other,

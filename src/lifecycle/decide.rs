@@ -39,6 +39,12 @@ pub enum Refusal {
     #[error("Server {server} ({host}) does not meet the requirements of aku: {}", problems.join(" "))]
     Precondition { server: ServerId, host: String, problems: Vec<String> },
     #[error(
+        "The replicated tables differ between this pod and pod {server} ({host}): {}. Nothing was changed; make the \
+         definitions equal on every pod (docs/operations.md, \"Changing a table's definition\"), then run aku -p start again.",
+        crate::lifecycle::schema::describe(differences)
+    )]
+    SchemaMismatch { server: ServerId, host: String, differences: Vec<String> },
+    #[error(
         "Pod {server} ({host}) answers: its replications are reset only when it is gone. \
          Use aku -p end on that pod instead. Nothing was changed."
     )]
@@ -65,7 +71,10 @@ impl Refusal {
             Refusal::DuplicateStart { .. } => exit_code::DUPLICATE_START,
             Refusal::MasterFailure | Refusal::SlaveFailure => exit_code::RECOVERY_REQUIRED,
             Refusal::MasterUnreachable { .. } | Refusal::PeerReachable { .. } | Refusal::PeerUnanswered { .. } => exit_code::PEER_REQUIRED,
-            Refusal::Precondition { .. } | Refusal::NotApplicable { .. } | Refusal::AdminModeOff { .. } => exit_code::PRECONDITION,
+            Refusal::Precondition { .. }
+            | Refusal::SchemaMismatch { .. }
+            | Refusal::NotApplicable { .. }
+            | Refusal::AdminModeOff { .. } => exit_code::PRECONDITION,
         }
     }
 }
@@ -102,6 +111,7 @@ pub fn decide(config: &Config, caps: Capabilities, intent: Intent, obs: &Observa
             return Err(Refusal::AdminModeOff { host: topology::host_of(config, obs.me) });
         }
         ctx.check_preconditions()?;
+        ctx.check_schema(intent)?;
     }
     let mut plan = match intent {
         Intent::Start if ctx.me.is_master() => ctx.master_start()?,
@@ -111,6 +121,7 @@ pub fn decide(config: &Config, caps: Capabilities, intent: Intent, obs: &Observa
         Intent::ResetPeer(peer) => ctx.reset_peer(peer)?,
         Intent::Recover(source) => ctx.recover(source)?,
     };
+    plan.items = ctx.groups().map(|g| ctx.items_in_force(g)).collect();
     // What an interrupted join paused on a copy source is resumed by the next run of any pod.
     let resume = ctx.resume_paused();
     if !resume.is_empty() {
@@ -190,6 +201,38 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Every replicated table has the same definition here as on the copy source and
+    /// on every reachable peer this start links with (members; for a recovery, its
+    /// source). Servers whose tables the backend did not read are not compared.
+    pub(super) fn check_schema(&self, intent: Intent) -> Result<(), Refusal> {
+        let local = &self.obs.local;
+        if local.tables.is_empty() {
+            return Ok(());
+        }
+        let mut others: Vec<ServerId> = self.obs.reachable_peers().into_iter().filter(|&p| self.member(p)).collect();
+        if let Intent::Recover(source) = intent {
+            others.retain(|&p| p == source);
+        }
+        for other in others {
+            let Some(state) = self.obs.server(other) else { continue };
+            if state.tables.is_empty() {
+                continue;
+            }
+            let names: std::collections::BTreeSet<&String> = local.tables.keys().chain(state.tables.keys()).collect();
+            let mut differences = Vec::new();
+            let empty = crate::lifecycle::schema::TableDef::default();
+            for name in names {
+                let here = local.tables.get(name).unwrap_or(&empty);
+                let there = state.tables.get(name).unwrap_or(&empty);
+                differences.extend(crate::lifecycle::schema::differences(name, (self.me, here), (other, there)));
+            }
+            if !differences.is_empty() {
+                return Err(Refusal::SchemaMismatch { server: other, host: topology::host_of(self.config, other), differences });
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn flush_wait_at_start(&self) -> FlushWait {
         match self.config.flush_timeout_at_start_s {
             0 => FlushWait::All,
@@ -255,7 +298,13 @@ impl Ctx<'_> {
             phases.push(messages::FLUSH, flush);
         }
         self.finish_start(&mut phases, false);
-        Ok(Plan { procedure: Procedure::MasterStart, announcement: messages::MASTER_START, phases: phases.0, marker: MarkerChange::Write })
+        Ok(Plan {
+            procedure: Procedure::MasterStart,
+            announcement: messages::MASTER_START,
+            phases: phases.0,
+            marker: MarkerChange::Write,
+            items: Vec::new(),
+        })
     }
 
     /// Spec 5.2 / 5.3: choose between a fresh and a non-reset start. The link
@@ -300,14 +349,24 @@ impl Ctx<'_> {
 
     /// Create what is missing here, then start every replication of this server
     /// on both sides (a start that keeps the local data: master, non-reset slave).
+    /// A start that keeps the local data also brings the replicated tables to the
+    /// items in force (`tableset.rs`): on backends with group objects after the
+    /// start (their refresh needs running replications), otherwise before it (their
+    /// items change only while a pair is stopped on both sides).
     fn create_and_start_all(&self) -> PhaseList {
         let mut phases = PhaseList::default();
         phases.push(messages::CREATE, self.create_missing());
+        if !self.caps.group_objects {
+            self.reconcile_items(&mut phases);
+        }
         let mut start = Vec::new();
         for (group, pair) in self.my_objects() {
             self.start_both_sides(group, pair, &mut start);
         }
         phases.push(messages::START, start);
+        if self.caps.group_objects {
+            self.reconcile_items(&mut phases);
+        }
         phases
     }
 
@@ -333,6 +392,7 @@ impl Ctx<'_> {
             announcement: messages::SLAVE_START,
             phases: phases.0,
             marker: MarkerChange::Write,
+            items: Vec::new(),
         }
     }
 
@@ -373,7 +433,7 @@ impl Ctx<'_> {
         }
         // The original's `end` announces the role, as its start does (manual, example 4).
         let announcement = if self.me.is_master() { messages::MASTER_START } else { messages::SLAVE_START };
-        Plan { procedure: Procedure::End, announcement, phases: phases.0, marker: MarkerChange::Remove }
+        Plan { procedure: Procedure::End, announcement, phases: phases.0, marker: MarkerChange::Remove, items: Vec::new() }
     }
 
     /// Spec 5.5. Peers are reset as well as stopped, so that they stop retaining
@@ -393,7 +453,13 @@ impl Ctx<'_> {
             drop.extend(self.groups().map(|group| Self::step(self.me, Action::DropGroup { group })));
         }
         phases.push(messages::DROP, drop);
-        Plan { procedure: Procedure::Clean, announcement: messages::CLEAN, phases: phases.0, marker: MarkerChange::Remove }
+        Plan {
+            procedure: Procedure::Clean,
+            announcement: messages::CLEAN,
+            phases: phases.0,
+            marker: MarkerChange::Remove,
+            items: Vec::new(),
+        }
     }
 }
 

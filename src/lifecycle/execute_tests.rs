@@ -55,7 +55,7 @@ fn harness(
 
 fn plan(steps: Vec<Step>) -> Plan {
     let phase = Phase { begin: "Begin.", end: "End.", steps };
-    Plan { procedure: Procedure::End, announcement: "Test.", phases: vec![phase], marker: MarkerChange::Keep }
+    Plan { procedure: Procedure::End, announcement: "Test.", phases: vec![phase], marker: MarkerChange::Keep, items: Vec::new() }
 }
 
 fn step(server: u8, action: Action) -> Step {

@@ -108,7 +108,7 @@ impl Ctx<'_> {
         phases.push(messages::START, start);
         phases.push(messages::START_SOURCE, last);
         self.finish_start(&mut phases, procedure == Procedure::SlaveStartFresh);
-        Ok(Plan { procedure, announcement, phases: phases.0, marker: MarkerChange::Write })
+        Ok(Plan { procedure, announcement, phases: phases.0, marker: MarkerChange::Write, items: Vec::new() })
     }
 
     /// `recover --from source` on the master (spec 5.6, automated): refused unless the
@@ -191,6 +191,12 @@ impl Ctx<'_> {
         let mut phases = PhaseList::default();
         phases.push(messages::STOP, stop);
         phases.push(messages::RESET, reset);
-        Ok(Plan { procedure: Procedure::ResetPeer, announcement: messages::RESET_PEER, phases: phases.0, marker: MarkerChange::Keep })
+        Ok(Plan {
+            procedure: Procedure::ResetPeer,
+            announcement: messages::RESET_PEER,
+            phases: phases.0,
+            marker: MarkerChange::Keep,
+            items: Vec::new(),
+        })
     }
 }

@@ -16,8 +16,10 @@ pub mod plan;
 pub mod port;
 pub mod procedure;
 pub mod render;
+pub mod schema;
 pub mod sql;
 pub mod state;
+mod tableset;
 
 pub use decide::{Intent, Refusal, decide};
 pub use error::{ProcedureError, RunError, StepFailure};

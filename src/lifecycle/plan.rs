@@ -9,6 +9,7 @@
 //! ascending server order, for the whole step, so that no other step's
 //! statements interleave with it on any of them.
 
+use crate::config::{Config, ReplicationItem};
 use crate::topology::{Pair, ServerId};
 
 /// The procedure chosen for this run.
@@ -114,6 +115,21 @@ pub enum Action {
     DropGroup { group: usize },
     /// Empty the group's target tables on `server`, without replicating the deletion.
     Truncate { group: usize },
+    /// Set the tables of the group-level object of `server` to the items in force
+    /// (PostgreSQL `ALTER PUBLICATION … SET TABLE`). Only for backends with group objects.
+    SetItems { group: usize },
+    /// Make the replication of `pair` on `server` pick up its peer's current table
+    /// set (PostgreSQL `REFRESH PUBLICATION`); with `copy`, the added tables are
+    /// copied (from the master) and the step waits until they are ready.
+    Refresh { group: usize, pair: Pair, copy: bool },
+    /// Add and drop items of the replication of `pair` on `server`, which is stopped
+    /// on both sides (Altibase `ALTER REPLICATION … ADD TABLE` / `DROP TABLE`).
+    AlterItems { group: usize, pair: Pair, add: Vec<ReplicationItem>, drop: Vec<ReplicationItem> },
+    /// Empty these tables of the group on `server` before they are copied in.
+    TruncateItems { group: usize, items: Vec<ReplicationItem> },
+    /// On the master: copy these added tables over the replication of `pair`,
+    /// without starting it (Altibase `SYNC ONLY TABLE`).
+    SyncItems { group: usize, pair: Pair, items: Vec<ReplicationItem> },
     /// Let applications in (Altibase `ALTER SYSTEM SET ADMIN_MODE = 0`).
     OpenForApplications,
     /// Wait `seconds` (`AKU_DELAY_START_COMPLETE_TIME`).
@@ -131,11 +147,16 @@ impl Action {
             | Action::Stop { group, pair }
             | Action::Reset { group, pair }
             | Action::Resume { group, pair }
+            | Action::Refresh { group, pair, .. }
+            | Action::AlterItems { group, pair, .. }
+            | Action::SyncItems { group, pair, .. }
             | Action::Drop { group, pair } => Some((*group, Some(*pair))),
             Action::Bookmark { group, .. }
             | Action::Link { group, .. }
             | Action::CreateGroup { group }
             | Action::DropGroup { group }
+            | Action::SetItems { group }
+            | Action::TruncateItems { group, .. }
             | Action::Truncate { group } => Some((*group, None)),
             Action::OpenForApplications | Action::Delay { .. } => None,
         }
@@ -176,6 +197,20 @@ pub struct Plan {
     pub announcement: &'static str,
     pub phases: Vec<Phase>,
     pub marker: MarkerChange,
+    /// The items in force for each group (the MASTER Pod's, or this pod's
+    /// configuration): steps are translated with these.
+    pub items: Vec<Vec<ReplicationItem>>,
+}
+
+impl Plan {
+    /// `config` with each group's items replaced by the items in force.
+    pub fn effective_config(&self, config: &Config) -> Config {
+        let mut effective = config.clone();
+        for (group, items) in effective.groups.iter_mut().zip(&self.items) {
+            group.items.clone_from(items);
+        }
+        effective
+    }
 }
 
 /// The framing lines of every phase kind.
@@ -190,6 +225,12 @@ pub mod messages {
         ("Start the copy source's replication from this Pod.", "The copy source's replication has started.");
     pub const LINK: (&str, &str) = ("Link running peers from their bookmarks.", "Peer linking has ended.");
     pub const FLUSH: (&str, &str) = ("Flush replications.", "Replication flush has ended.");
+    pub const ITEMS: (&str, &str) = ("Change the replicated tables.", "The replicated tables have been changed.");
+    pub const ITEMS_STOP: (&str, &str) = ("Stop replications to change their tables.", "Replication stop has ended.");
+    pub const ITEMS_TRUNCATE: (&str, &str) = ("Truncate the tables added to the replications.", "Table truncation has ended.");
+    pub const ITEMS_SYNC: (&str, &str) = ("Sync the added tables from MASTER Server.", "Replication sync has ended.");
+    pub const ITEMS_START: (&str, &str) = ("Start the changed replications.", "Replication start has ended.");
+    pub const REFRESH: (&str, &str) = ("Refresh replications.", "Replication refresh has ended.");
     pub const RESUME: (&str, &str) = ("Resume replications paused by an interrupted join.", "Replication resume has ended.");
     pub const DRAIN_START: (&str, &str) =
         ("Start replications to send what this Pod still holds for its peers.", "Replication start has ended.");

@@ -13,7 +13,7 @@ use crate::topology::ServerId;
 
 /// What a backend can do, as far as the *decide* stage must know. Decisions test
 /// these, never the backend's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Capabilities {
     /// A running peer's changes for a joiner can be pinned at a log position, and
     /// the copy source's replication from that peer held there during the copy
@@ -29,6 +29,10 @@ pub struct Capabilities {
     /// The server boots in an administrative mode that aku lowers once the pod
     /// is ready (Altibase `ADMIN_MODE`).
     pub admin_mode: bool,
+    /// How the backend names a replication item, so that configured items and the
+    /// items a server holds compare (PostgreSQL `schema.relation`, lower case;
+    /// Altibase `USER.TABLE[ PARTITION P]`, upper case).
+    pub item_key: fn(&crate::config::ReplicationItem) -> String,
 }
 
 /// What an error means to the engine, decided by error code (never by message text).
@@ -38,6 +42,8 @@ pub enum ErrorClass {
     DuplicateName,
     /// The object does not exist (Altibase 0x6111B).
     UndefinedName,
+    /// The item is not in the replication (Altibase 0x6111A, DROP TABLE).
+    NoSuchItem,
     /// The replication is already running (Altibase 0x6100A).
     AlreadyStarted,
     /// The replication is not running (Altibase 0x61027).
@@ -226,6 +232,8 @@ pub struct PairStatus {
     pub retained_bytes: Option<i64>,
     /// Error and conflict counters or the sender's state, as text.
     pub errors: Option<String>,
+    /// The items the replication holds, by the backend's item names, where it can tell.
+    pub items: Option<Vec<String>>,
     /// The server whose join paused this replication and has not released it.
     pub paused_for_join_of: Option<ServerId>,
 }

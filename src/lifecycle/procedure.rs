@@ -101,19 +101,17 @@ pub fn run_procedure(run: &Run, connector: &Arc<dyn Connector>, me: ServerId) ->
 pub fn run_observed(run: &Run, obs: &Observation, sessions: Sessions) -> Result<Outcome, RunError> {
     warn_orphans(&run.config, obs, run.sink.as_ref());
     let marker_text = run.marker.display().to_string();
-    let plan = decide(&run.config, run.backend.capabilities(), run.intent, obs, &marker_text)?;
+    let caps = run.backend.capabilities();
+    let plan = decide(&run.config, caps, run.intent, obs, &marker_text)?;
+    warn_items_differ(run, caps.item_key, &plan);
+    // Steps are translated with the items in force (the MASTER Pod's table set).
+    let effective = Arc::new(plan.effective_config(&run.config));
     if run.dry_run {
-        return Ok(Outcome::Planned { text: render::render_plan(&run.config, run.backend.as_ref(), obs, &plan, &marker_text) });
+        return Ok(Outcome::Planned { text: render::render_plan(&effective, run.backend.as_ref(), obs, &plan, &marker_text) });
     }
     emit!(run.sink, Info, plan.procedure.func(), None, None, "{}", plan.announcement);
-    let executor = Executor::new(
-        Arc::clone(&run.config),
-        Arc::clone(&run.backend),
-        sessions,
-        Arc::clone(&run.sink),
-        run.concurrency,
-        Arc::clone(&run.interrupted),
-    );
+    let executor =
+        Executor::new(effective, Arc::clone(&run.backend), sessions, Arc::clone(&run.sink), run.concurrency, Arc::clone(&run.interrupted));
     executor.run(&plan)?;
     let written = match plan.marker {
         MarkerChange::Write => marker::write(&run.marker),
@@ -126,4 +124,28 @@ pub fn run_observed(run: &Run, obs: &Observation, sessions: Sessions) -> Result<
     let unanswered = obs.peers.values().any(|p| matches!(p, PeerState::Absent(Absence::Unanswered(_))));
     let code = if unanswered && !run.intent.starts_pod() { exit_code::PEER_UNANSWERED } else { exit_code::SUCCESS };
     Ok(Outcome::Completed { code, marker: plan.marker })
+}
+
+/// Warns when this pod's REPLICATIONS list other tables than the items in force
+/// (the MASTER Pod's): the master's win until it starts with this configuration.
+fn warn_items_differ(run: &Run, key: fn(&crate::config::ReplicationItem) -> String, plan: &crate::lifecycle::plan::Plan) {
+    for (group, in_force) in run.config.groups.iter().zip(&plan.items) {
+        let mine: std::collections::BTreeSet<String> = group.items.iter().map(key).collect();
+        let theirs: std::collections::BTreeSet<String> = in_force.iter().map(key).collect();
+        if mine == theirs {
+            continue;
+        }
+        let mut diff: Vec<String> = mine.difference(&theirs).map(|k| format!("+{k}")).collect();
+        diff.extend(theirs.difference(&mine).map(|k| format!("-{k}")));
+        emit!(
+            run.sink,
+            Warn,
+            "akuRun",
+            None,
+            Some(group.prefix.clone()),
+            "REPLICATIONS of this pod's aku.conf differ from the MASTER Pod's replication ({}): the MASTER Pod's tables are \
+             replicated until it starts with this configuration.",
+            diff.join(" ")
+        );
+    }
 }

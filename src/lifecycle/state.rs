@@ -63,6 +63,16 @@ pub struct ServerState {
     pub admin_mode: Option<bool>,
     /// Whether SYSDBA may log in over the network (Altibase `REMOTE_SYSDBA_ENABLE`).
     pub remote_sysdba: Option<bool>,
+    /// The items each group's group-level object holds (PostgreSQL: the tables of
+    /// publication `p`); a group is absent when the object does not exist. Backends
+    /// without group objects report the items of the group's first existing object.
+    pub group_items: BTreeMap<usize, Vec<crate::config::ReplicationItem>>,
+    /// The items each replication object holds (PostgreSQL: the tables registered
+    /// in the subscription; Altibase: `SYS_REPL_ITEMS_`).
+    pub repl_items: BTreeMap<ReplKey, Vec<crate::config::ReplicationItem>>,
+    /// The definition of each replicated table present on this server, by the
+    /// backend's name for it (`public.t1`, `SYS.T1`).
+    pub tables: BTreeMap<String, crate::lifecycle::schema::TableDef>,
     /// Backend preconditions that are not met (missing table, no primary key,
     /// `wal_level`), each a complete sentence. Any of them refuses a procedure.
     pub problems: Vec<String>,

@@ -85,6 +85,8 @@ pub struct Scenario {
     pub paused: Vec<(u8, u8, u8)>,
     /// This pod's server booted with ADMIN_MODE = 0 (Altibase).
     pub admin_mode_off: bool,
+    /// Servers whose objects hold these items (every group alike); others are not read.
+    pub holding: BTreeMap<u8, Vec<ReplicationItem>>,
 }
 
 impl Scenario {
@@ -98,6 +100,7 @@ impl Scenario {
             unanswered: Vec::new(),
             paused: Vec::new(),
             admin_mode_off: false,
+            holding: BTreeMap::new(),
         }
     }
 
@@ -126,6 +129,12 @@ impl Scenario {
         self
     }
 
+    /// The objects of server `id` (its group objects and every existing pair) hold `items`.
+    pub fn holding(mut self, id: u8, items: Vec<ReplicationItem>) -> Scenario {
+        self.holding.insert(id, items);
+        self
+    }
+
     /// This pod's server booted with ADMIN_MODE = 0.
     pub fn admin_mode_off(mut self) -> Scenario {
         self.admin_mode_off = true;
@@ -142,6 +151,14 @@ impl Scenario {
         for group in 0..self.config.groups.len() {
             for (&peer, &obj) in &self.servers[&id] {
                 state.replications.insert(ReplKey { group, pair: Pair::new(ServerId(id), ServerId(peer)) }, obj.state());
+            }
+            if let Some(items) = self.holding.get(&id) {
+                state.group_items.insert(group, items.clone());
+                for (&peer, &obj) in &self.servers[&id] {
+                    if obj.state().exists {
+                        state.repl_items.insert(ReplKey { group, pair: Pair::new(ServerId(id), ServerId(peer)) }, items.clone());
+                    }
+                }
             }
             for &(server, peer, joiner) in self.paused.iter().filter(|p| p.0 == id) {
                 state.paused.insert(ReplKey { group, pair: Pair::new(ServerId(server), ServerId(peer)) }, ServerId(joiner));
@@ -347,7 +364,7 @@ pub fn status_transcript(backend: BackendKind) -> String {
         answers.insert(server, answer);
     }
     let own = Some(aku::status::OwnPod { server: ServerId(1), marker_present: true });
-    let report = aku::status::build(&config, &answers, own, aku::status::DEFAULT_LAG_THRESHOLD);
+    let report = aku::status::build(&config, &answers, own, aku::status::DEFAULT_LAG_THRESHOLD, b.capabilities().item_key);
     let mut out = recording.render(|s| format!("server {s} ({})", topology::host_of(&config, *s)));
     out.push_str("-- report\n");
     out.push_str(&aku::status::render_text(&report));

@@ -2,13 +2,13 @@
 //! stage (`pg_subscription`, `pg_subscription_rel`, `pg_replication_slots`,
 //! `pg_replication_origin_status`) and the per-pair status of `aku -s`.
 
-use crate::config::Config;
+use crate::config::{Config, ReplicationItem};
 use crate::lifecycle::port::PairStatus;
 use crate::lifecycle::state::{ReplKey, ReplicationState, ServerState};
 use crate::odbc::{DbError, Row, Session};
 use crate::topology::{self, ServerId};
 
-use super::preconditions::problems;
+use super::preconditions::{problems, tables};
 use super::sql::{lit, paused_for};
 
 /// Every replication of `server`: its key, folded name and number of tables.
@@ -51,8 +51,10 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
         ),
         t,
     )?;
-    let mut state = ServerState { problems: problems(config, server, session)?, ..ServerState::default() };
-    for (key, n, tables) in objects {
+    let mut state =
+        ServerState { problems: problems(config, server, session)?, tables: tables(config, session)?, ..ServerState::default() };
+    read_items(config, session, &objects, &mut state)?;
+    for (key, n, _) in objects {
         let slot = find(&slots, &n);
         let has_slot = slot.is_some();
         if let Some(bytes) = slot.and_then(|r| r.int(1)) {
@@ -70,7 +72,9 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
                     started: r.flag(1),
                     reset: !has_slot && !r.flag(4),
                     sending: has_slot,
-                    ready: count(2) == tables && count(3) == tables,
+                    // Every registered table finished its copy (the set itself is compared
+                    // with the items in force by the decide stage).
+                    ready: count(2) > 0 && count(3) == count(2),
                 }
             }
         };
@@ -95,7 +99,9 @@ pub fn status_sql(values: &str) -> String {
          (SELECT format('apply errors %s, sync errors %s, conflicts %s', ss.apply_error_count, ss.sync_error_count, \
                  (SELECT coalesce(sum(e.value::bigint), 0) FROM jsonb_each_text(to_jsonb(ss)) e WHERE e.key LIKE 'confl\\_%')) \
             FROM pg_stat_subscription_stats ss WHERE ss.subid = s.oid), \
-         shobj_description(s.oid, 'pg_subscription') \
+         shobj_description(s.oid, 'pg_subscription'), \
+         (SELECT string_agg(rn.nspname || '.' || rc.relname, ',' ORDER BY rn.nspname, rc.relname) FROM pg_subscription_rel rr \
+            JOIN pg_class rc ON rc.oid = rr.srrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rr.srsubid = s.oid) \
          FROM (VALUES {values}) AS n(name) \
          LEFT JOIN pg_subscription s ON s.subname = n.name \
          AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
@@ -126,7 +132,60 @@ pub(super) fn status(config: &Config, server: ServerId, session: &mut dyn Sessio
                 retained_bytes: r.int(8),
                 errors: r.text(9).map(str::to_owned),
                 paused_for_join_of: r.text(10).and_then(paused_for),
+                items: r.flag(1).then(|| r.text(11).map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default()),
             }
         })
         .collect())
+}
+
+/// A table as an item: `schema.relation`.
+fn item(schema: &str, rel: &str) -> ReplicationItem {
+    ReplicationItem { user: schema.to_owned(), table: rel.to_owned(), partition: None }
+}
+
+/// The tables of each group's publication, and the tables registered in each
+/// subscription (in name order).
+fn read_items(
+    config: &Config,
+    session: &mut dyn Session,
+    objects: &[(ReplKey, String, usize)],
+    state: &mut ServerState,
+) -> Result<(), DbError> {
+    let t = config.query_timeout_s;
+    let pubs: Vec<String> = config.groups.iter().map(|g| lit(&g.prefix)).collect();
+    let rows = session.query(
+        &format!(
+            "SELECT p.pubname, n.nspname, c.relname FROM pg_publication p LEFT JOIN pg_publication_rel pr ON pr.prpubid = p.oid \
+             LEFT JOIN pg_class c ON c.oid = pr.prrelid LEFT JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE p.pubname IN ({}) ORDER BY 1, 2, 3",
+            pubs.join(", ")
+        ),
+        t,
+    )?;
+    for (group, g) in config.groups.iter().enumerate() {
+        let prefix = g.prefix.to_ascii_lowercase();
+        let mine: Vec<&Row> = rows.iter().filter(|r| r.text(0) == Some(prefix.as_str())).collect();
+        if !mine.is_empty() {
+            let items = mine.iter().filter_map(|r| Some(item(r.text(1)?, r.text(2)?))).collect();
+            state.group_items.insert(group, items);
+        }
+    }
+    let subs: Vec<String> = objects.iter().map(|(_, n, _)| lit(n)).collect();
+    let rows = session.query(
+        &format!(
+            "SELECT s.subname, n.nspname, c.relname FROM pg_subscription s JOIN pg_subscription_rel r ON r.srsubid = s.oid \
+             JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND s.subname IN ({}) ORDER BY 1, 2, 3",
+            subs.join(", ")
+        ),
+        t,
+    )?;
+    for (key, n, _) in objects {
+        let items: Vec<ReplicationItem> =
+            rows.iter().filter(|r| r.text(0) == Some(n.as_str())).filter_map(|r| Some(item(r.text(1)?, r.text(2)?))).collect();
+        if !items.is_empty() {
+            state.repl_items.insert(*key, items);
+        }
+    }
+    Ok(())
 }

@@ -172,3 +172,39 @@ fn unpublished_watch(config: &Config, g: &crate::config::ReplicationGroup, sourc
         sub_oid(n)
     )
 }
+
+/// The refresh of subscription `pair` on `server` after its peer's publication
+/// changed: the added tables are registered (and with `copy`, copied from the peer
+/// and waited for, with the copy's watches); dropped tables are unregistered.
+pub(super) fn refresh(config: &Config, server: ServerId, group: usize, pair: Pair, copy: bool) -> Vec<Op> {
+    let g = &config.groups[group];
+    let n = name(g, pair);
+    let peer = pair.other(server);
+    let mut ops = Vec::new();
+    let errors_before = Var::new(ValueKind::Int, server, &n, "errors_before_refresh");
+    ops.push(Op::capture(server, error_count_sql(&n), errors_before.clone()));
+    ops.push(Op::exec(server, format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = {copy})", ident(&n))));
+    if copy {
+        let tables = g.items.len();
+        let rels = format!("FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = {}", lit(&n));
+        ops.push(
+            Op::wait_until(
+                server,
+                format!("SELECT count(*) = {tables} AND bool_and(r.srsubstate = 'r') {rels}"),
+                format!("copy of the added tables of {n}"),
+                Some(Sql::text(format!(
+                    "SELECT format('%s/%s tables ready, %s rows (%s) in copies running now', \
+                     count(*) FILTER (WHERE r.srsubstate IN ('r', 's')), {tables}, \
+                     coalesce((SELECT sum(tuples_processed) FROM pg_stat_progress_copy), 0), \
+                     pg_size_pretty(coalesce((SELECT sum(bytes_processed) FROM pg_stat_progress_copy), 0))) {rels}"
+                ))),
+                config.query_timeout_s,
+            )
+            .watching(server, failing_workers_watch(config, server, &n, &errors_before))
+            .watching(server, disabled_watch(config, server, &n))
+            .watching(server, unpublished_watch(config, g, peer, &n))
+            .watching(peer, slot_lost_watch(config, peer, &n)),
+        );
+    }
+    ops
+}

@@ -109,7 +109,7 @@ fn drop(config: &Config, server: ServerId, group: usize, pair: Pair) -> Vec<Op> 
 
 impl Backend for Postgres {
     fn capabilities(&self) -> Capabilities {
-        Capabilities { bookmarks: true, sync_starts_source: false, group_objects: true, admin_mode: false }
+        Capabilities { bookmarks: true, sync_starts_source: false, group_objects: true, admin_mode: false, item_key: sql::item_key }
     }
 
     /// Braced where psqlODBC removes braces (`PWD`, `pqopt`) and unixODBC does
@@ -174,6 +174,18 @@ impl Backend for Postgres {
                 let tables: Vec<String> = config.groups[*group].items.iter().map(relation_sql).collect();
                 vec![Op::exec(s, format!("TRUNCATE {}", tables.join(", ")))]
             }
+            Action::TruncateItems { items, .. } => {
+                let tables: Vec<String> = items.iter().map(relation_sql).collect();
+                vec![Op::exec(s, format!("TRUNCATE {}", tables.join(", ")))]
+            }
+            Action::SetItems { group } => {
+                let g = &config.groups[*group];
+                let tables: Vec<String> = g.items.iter().map(relation_sql).collect();
+                vec![Op::exec(s, format!("ALTER PUBLICATION {} SET TABLE {}", ident(&g.prefix), tables.join(", ")))]
+            }
+            Action::Refresh { group, pair, copy } => join::refresh(config, s, *group, *pair, *copy),
+            // Pairwise item changes and table syncs are Altibase's; never planned here.
+            Action::AlterItems { .. } | Action::SyncItems { .. } => Vec::new(),
             Action::OpenForApplications => {
                 vec![Op::skip(s, "PostgreSQL has no ADMIN_MODE: applications reach this pod once its marker file makes it ready", false)]
             }

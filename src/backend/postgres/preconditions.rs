@@ -2,7 +2,10 @@
 //! `wal_level = logical`, and every replicated table present with a primary key
 //! or a usable replica identity. Each problem is a complete sentence.
 
+use std::collections::BTreeMap;
+
 use crate::config::Config;
+use crate::lifecycle::schema::TableDef;
 use crate::odbc::{DbError, Session};
 use crate::topology::ServerId;
 
@@ -51,4 +54,41 @@ pub(super) fn problems(config: &Config, server: ServerId, session: &mut dyn Sess
         }
     }
     Ok(problems)
+}
+
+/// The definition of every replicated table present on the server, by
+/// `schema.relation`: columns with their `format_type`, and the replica identity's
+/// columns (the primary key by default; every column for `REPLICA IDENTITY FULL`).
+pub(super) fn tables(config: &Config, session: &mut dyn Session) -> Result<BTreeMap<String, TableDef>, DbError> {
+    let mut values = Vec::new();
+    for group in &config.groups {
+        for item in &group.items {
+            let (schema, rel) = relation(item);
+            values.push(format!("({}, {}, {})", values.len(), lit(&schema), lit(&rel)));
+        }
+    }
+    let rows = session.query(
+        &format!(
+            "SELECT v.s || '.' || v.r, a.attname, format_type(a.atttypid, a.atttypmod), \
+             CASE c.relreplident WHEN 'f' THEN true ELSE coalesce(a.attnum = ANY ((SELECT i.indkey FROM pg_index i \
+             WHERE i.indrelid = c.oid AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) \
+             LIMIT 1)::int2[]), false) END \
+             FROM (VALUES {}) AS v(o, s, r) JOIN pg_namespace n ON n.nspname = v.s \
+             JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = v.r AND c.relkind IN ('r', 'p') \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY v.o, a.attnum",
+            values.join(", ")
+        ),
+        config.query_timeout_s,
+    )?;
+    let mut out: BTreeMap<String, TableDef> = BTreeMap::new();
+    for row in rows {
+        let (Some(table), Some(column), Some(kind)) = (row.text(0), row.text(1), row.text(2)) else { continue };
+        let def = out.entry(table.to_owned()).or_default();
+        def.columns.insert(column.to_owned(), kind.to_owned());
+        if row.flag(3) {
+            def.key.insert(column.to_owned());
+        }
+    }
+    Ok(out)
 }

@@ -232,3 +232,10 @@ pub(super) fn slot_lost_watch(config: &Config, on: ServerId, n: &str) -> String 
         lit(n)
     )
 }
+
+/// The item key of a PostgreSQL item: `schema.relation`, lower case (the partition
+/// itself when one is named).
+pub fn item_key(item: &ReplicationItem) -> String {
+    let (schema, rel) = relation(item);
+    format!("{schema}.{rel}")
+}
