@@ -153,3 +153,37 @@ def write_ids(s: StatefulSet, k: int, base: int, n: int) -> set[int]:
     s.psql(k, f"INSERT INTO public.t1 SELECT i, 'pod {k} row ' || i FROM generate_series({base}, {base + n - 1}) i")
     s.psql(k, f"INSERT INTO public.t2 (id, n) SELECT i, {k} FROM generate_series({base}, {base + n - 1}) i")
     return set(range(base, base + n))
+
+
+class LogTail:
+    """Reads pod k's log from byte offset `since` on, incrementally (the log of a
+    busy pod grows by megabytes: polling it whole would cost a core)."""
+
+    def __init__(self, s: StatefulSet, k: int, since: int | None = None):
+        self.path = s.log_path(k)
+        self.pos = self.path.stat().st_size if since is None and self.path.exists() else (since or 0)
+        self.text = ""
+
+    def poll(self) -> str:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                chunk = f.read()
+        except FileNotFoundError:
+            return self.text
+        self.pos += len(chunk)
+        self.text += chunk.decode(errors="replace")
+        return self.text
+
+    def wait_for(self, needles, timeout: float, stop=lambda: False) -> str | None:
+        """The first of `needles` seen within `timeout` s (None if none, or once `stop()`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.poll()
+            for n in needles:
+                if n in text:
+                    return n
+            if stop():
+                return None
+            time.sleep(0.02)
+        return None
