@@ -18,6 +18,14 @@ pub const DNS_DEADLINE: Duration = Duration::from_secs(3);
 /// Login timeout for every ODBC connection, in seconds.
 pub const LOGIN_TIMEOUT_S: u32 = 5;
 
+/// Client-side deadline for a whole connection: name resolution, the login (twice
+/// when it is retried with privilege) and the session settings. A server that logs
+/// in and then goes silent cannot hold a connection longer.
+pub const CONNECT_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Server-side timeout of each session setting, in seconds.
+const SETUP_TIMEOUT_S: u32 = 5;
+
 /// Connects through ODBC.
 pub struct OdbcConnector {
     pub config: Arc<Config>,
@@ -48,8 +56,43 @@ pub fn resolve(host: &str, port: u16, deadline: Duration) -> Result<String, Abse
     }
 }
 
+/// Why a login failed: refused by the server (the backend tells), or the driver
+/// could not be used (SQLSTATE class IM from the driver manager, e.g. IM002 no such
+/// driver, IM003 it cannot be loaded; unixODBC reports a missing library file as
+/// 01000 `[unixODBC][Driver Manager]Can't open lib …`).
+fn login_failure(backend: &dyn Backend, e: &crate::odbc::DbError) -> Absence {
+    let driver_manager = e.message.starts_with("[unixODBC][Driver Manager]Can't open lib");
+    if backend.login_refused(e) {
+        Absence::LoginRefused(format!("the login was refused: {e}"))
+    } else if e.sqlstate.starts_with("IM") || driver_manager {
+        Absence::DriverUnavailable(format!("the ODBC driver cannot be used: {e}"))
+    } else {
+        Absence::ConnectFailed(e.to_string())
+    }
+}
+
 impl Connector for OdbcConnector {
+    /// Connects under [`CONNECT_DEADLINE`], on a helper thread that is left behind
+    /// when the server does not answer in time.
     fn connect(&self, server: ServerId, host: &str) -> Result<Box<dyn Session>, Absence> {
+        let (tx, rx) = mpsc::channel();
+        let this = OdbcConnector { config: Arc::clone(&self.config), backend: Arc::clone(&self.backend), password: self.password.clone() };
+        let name = host.to_owned();
+        std::thread::spawn(move || {
+            let _ = tx.send(this.connect_now(server, &name));
+        });
+        match rx.recv_timeout(CONNECT_DEADLINE) {
+            Ok(result) => result,
+            Err(_) => Err(Absence::Unanswered(format!(
+                "connecting and setting up the session took longer than {} s (the server stopped answering)",
+                CONNECT_DEADLINE.as_secs()
+            ))),
+        }
+    }
+}
+
+impl OdbcConnector {
+    fn connect_now(&self, server: ServerId, host: &str) -> Result<Box<dyn Session>, Absence> {
         let address = resolve(host, self.config.port_no, DNS_DEADLINE)?;
         let mut target = Target { server, host: host.to_owned(), address, privileged: false, login_timeout_s: LOGIN_TIMEOUT_S };
         let login = |target: &Target| {
@@ -59,7 +102,7 @@ impl Connector for OdbcConnector {
         };
         let mut result = login(&target);
         if let Err((e, _)) = &result {
-            if self.backend.needs_privilege(e) {
+            if self.backend.needs_privilege(e) && !e.message.starts_with("[unixODBC][Driver Manager]") {
                 target.privileged = true;
                 result = login(&target);
             }
@@ -69,12 +112,10 @@ impl Connector for OdbcConnector {
             Err((e, elapsed)) if elapsed >= Duration::from_secs(u64::from(LOGIN_TIMEOUT_S)) => {
                 return Err(Absence::Unanswered(format!("no answer within {LOGIN_TIMEOUT_S} s ({e})")));
             }
-            Err((e, _)) => return Err(Absence::ConnectFailed(e.to_string())),
+            Err((e, _)) => return Err(login_failure(self.backend.as_ref(), &e)),
         };
         for sql in self.backend.session_setup(&self.config) {
-            session
-                .execute(&sql, self.config.query_timeout_s)
-                .map_err(|e| Absence::ConnectFailed(format!("session setup `{sql}` failed: {e}")))?;
+            session.execute(&sql, SETUP_TIMEOUT_S).map_err(|e| Absence::ConnectFailed(format!("session setup `{sql}` failed: {e}")))?;
         }
         Ok(Box::new(session))
     }

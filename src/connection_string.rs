@@ -119,7 +119,8 @@ mod tests {
         assert_eq!(
             s,
             "Driver={PostgreSQL Unicode};Server=pg-0.svc;Port=25432;Database=postgres;UID=postgres;PWD={{pw};\
-             pqopt={hostaddr=10.251.0.10 application_name=aku};"
+             pqopt={hostaddr=10.251.0.10 application_name=aku keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3 \
+             tcp_user_timeout=15000};"
         );
         let s = crate::backend::Postgres.connection_string(&config("postgresql"), &target(), "a}};b");
         assert!(s.contains(";PWD={a}}}};b};pqopt="), "{s}");

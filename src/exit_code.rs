@@ -37,6 +37,10 @@ pub const PEER_UNANSWERED: i32 = 11;
 pub const INTERRUPTED: i32 = 12;
 /// `--status` found at least one problem (orphan, stopped replication, lag above threshold).
 pub const STATUS_PROBLEM: i32 = 13;
+/// This pod's server refused aku's login (wrong password or user). Not retried; nothing was changed.
+pub const LOGIN_REFUSED: i32 = 14;
+/// The ODBC driver (`AKU_ODBC_DRIVER`) is missing or cannot be loaded. Nothing was changed.
+pub const DRIVER_UNAVAILABLE: i32 = 15;
 
 /// Every code with its name and meaning, in order (used by `docs/` tests).
 pub const TABLE: &[(i32, &str, &str)] = &[
@@ -54,4 +58,6 @@ pub const TABLE: &[(i32, &str, &str)] = &[
     (PEER_UNANSWERED, "PEER_UNANSWERED", "done, but a resolvable peer did not answer; its side is unchanged"),
     (INTERRUPTED, "INTERRUPTED", "stopped by a signal after the current step; run the command again to complete"),
     (STATUS_PROBLEM, "STATUS_PROBLEM", "--status flagged a problem"),
+    (LOGIN_REFUSED, "LOGIN_REFUSED", "this pod's server refused aku's login (password or user); not retried; nothing changed"),
+    (DRIVER_UNAVAILABLE, "DRIVER_UNAVAILABLE", "the ODBC driver is missing or cannot be loaded; nothing changed"),
 ];

@@ -363,6 +363,12 @@ impl Backend for Altibase {
         !error.sqlstate.starts_with("08") && error.native != codes::CONNECTION_REFUSED && error.native != codes::LINK_FAILURE
     }
 
+    /// SQLSTATE class 28 (invalid authorization, as the Altibase ODBC driver reports
+    /// a wrong user or password).
+    fn login_refused(&self, error: &DbError) -> bool {
+        error.sqlstate.starts_with("28")
+    }
+
     fn session_setup(&self, config: &Config) -> Vec<String> {
         vec![
             format!("ALTER SESSION SET QUERY_TIMEOUT = {}", config.query_timeout_s),

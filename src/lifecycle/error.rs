@@ -25,6 +25,13 @@ pub struct StepFailure {
 pub enum ProcedureError {
     #[error("The local server {host} did not answer after {attempts} attempts (AKU_ADDRESS_CHECK_COUNT): {reason}")]
     LocalUnreachable { host: String, attempts: u32, reason: String },
+    #[error(
+        "The local server {host} refused aku's login: {detail}. Check AKU_SYS_USER and the password \
+         (AKU_SYS_PASSWORD, AKU_SYS_PASSWORD_FILE); nothing was changed."
+    )]
+    LoginRefused { host: String, detail: String },
+    #[error("The ODBC driver cannot be used: {detail}. Check AKU_ODBC_DRIVER and the driver's installation; nothing was changed.")]
+    DriverUnavailable { detail: String },
     #[error("Cannot read the replication state of the local server {host}: {error}")]
     LocalUnreadable { host: String, error: DbError },
     #[error(
@@ -73,6 +80,8 @@ impl ProcedureError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ProcedureError::LocalUnreachable { .. } | ProcedureError::LocalUnreadable { .. } => exit_code::LOCAL_UNREACHABLE,
+            ProcedureError::LoginRefused { .. } => exit_code::LOGIN_REFUSED,
+            ProcedureError::DriverUnavailable { .. } => exit_code::DRIVER_UNAVAILABLE,
             ProcedureError::StepFailed(_)
             | ProcedureError::WaitTimedOut { .. }
             | ProcedureError::WaitImpossible { .. }

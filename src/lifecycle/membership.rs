@@ -12,7 +12,6 @@
 
 use crate::lifecycle::decide::{Ctx, Refusal};
 use crate::lifecycle::plan::{Action, Step};
-use crate::lifecycle::port::Absence;
 use crate::lifecycle::state::{PeerState, ReplicationState};
 use crate::topology::{self, Pair, ServerId};
 
@@ -53,8 +52,11 @@ impl Ctx<'_> {
     /// would never reach this pod.
     pub(super) fn refuse_join_with_unanswered_peer(&self) -> Result<(), Refusal> {
         for (&server, state) in &self.obs.peers {
-            if let PeerState::Absent(Absence::Unanswered(detail)) = state {
-                return Err(Refusal::PeerUnanswered { server, host: topology::host_of(self.config, server), detail: detail.clone() });
+            if let PeerState::Absent(absence) = state {
+                if absence.may_be_running() {
+                    let detail = absence.detail().to_owned();
+                    return Err(Refusal::PeerUnanswered { server, host: topology::host_of(self.config, server), detail });
+                }
             }
         }
         Ok(())

@@ -3,6 +3,7 @@
 //! of every reachable server. An absent peer is a normal outcome.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use crate::emit;
 use crate::lifecycle::ProcedureError;
 use crate::lifecycle::events::EventSink;
 use crate::lifecycle::port::{Absence, Backend, Connector};
-use crate::lifecycle::state::{Observation, PeerState};
+use crate::lifecycle::state::{Observation, PeerState, ServerState};
 use crate::odbc::Session;
 use crate::topology::{self, ServerId};
 
@@ -22,26 +23,27 @@ pub type SharedSession = Arc<Mutex<Box<dyn Session>>>;
 /// Open sessions by server.
 pub type Sessions = BTreeMap<ServerId, SharedSession>;
 
+/// Client-side time allowed over `AKU_QUERY_TIMEOUT` to read the local server's state.
+const OBSERVE_GRACE: Duration = Duration::from_secs(5);
+
 /// Client-side deadline for connecting to and observing one peer.
 pub const PEER_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Observes the cluster from server `me`, trying this pod's own server
-/// `local_attempts` times one second apart. Fails only when this pod's own server
+/// Observes the cluster from server `me` for `run`, trying this pod's own server
+/// as many times as the intent allows (`Intent::local_attempts`), one second apart. Fails only when this pod's own server
 /// cannot be reached or read.
 pub fn observe(
-    config: &Config,
-    backend: &Arc<dyn Backend>,
+    run: &crate::lifecycle::procedure::Run,
     connector: &Arc<dyn Connector>,
     me: ServerId,
     marker_present: bool,
-    local_attempts: u32,
-    sink: &Arc<dyn EventSink>,
 ) -> Result<(Observation, Sessions), ProcedureError> {
+    let (config, backend, sink, interrupted) = (run.config.as_ref(), &run.backend, &run.sink, run.interrupted.as_ref());
+    let local_attempts = run.intent.local_attempts(config);
     let mut sessions = Sessions::new();
     let local_host = topology::host_of(config, me);
-    let mut local = connect_local(connector.as_ref(), me, &local_host, local_attempts, sink.as_ref())?;
-    let local_state =
-        backend.observe(config, me, local.as_mut()).map_err(|error| ProcedureError::LocalUnreadable { host: local_host.clone(), error })?;
+    let local = connect_local(connector, me, &local_host, local_attempts, interrupted, sink.as_ref())?;
+    let (local, local_state) = observe_local(config, backend, me, &local_host, local, interrupted)?;
     sessions.insert(me, Arc::new(Mutex::new(local)));
 
     let peers = topology::peers_of(me, config.server_count);
@@ -88,6 +90,9 @@ pub fn observe_peers(
             PeerState::Absent(a @ Absence::Unanswered(_)) => {
                 emit!(sink, Warn, FUNC, Some(peer), None, "Peer {host} did not answer: {}. Treated as absent.", a.detail());
             }
+            PeerState::Absent(a @ (Absence::LoginRefused(_) | Absence::DriverUnavailable(_))) => {
+                emit!(sink, Warn, FUNC, Some(peer), None, "Peer {host} answered but aku cannot log in: {}. Treated as absent.", a.detail());
+            }
             PeerState::Absent(a) => emit!(sink, Info, FUNC, Some(peer), None, "Peer {host} is absent: {}.", a.detail()),
         }
     }
@@ -124,20 +129,39 @@ pub fn in_parallel<T: Send + 'static>(
 }
 
 fn connect_local(
-    connector: &dyn Connector,
+    connector: &Arc<dyn Connector>,
     me: ServerId,
     host: &str,
     attempts: u32,
+    interrupted: &AtomicBool,
     sink: &dyn EventSink,
 ) -> Result<Box<dyn Session>, ProcedureError> {
     let attempts = attempts.max(1);
     let mut last = None;
     for attempt in 1..=attempts {
-        match connector.connect(me, host) {
+        // On a helper thread, so that a signal ends the login at once (the
+        // connector bounds it anyway).
+        let (tx, rx) = mpsc::channel();
+        let (co, name) = (Arc::clone(connector), host.to_owned());
+        std::thread::spawn(move || {
+            let _ = tx.send(co.connect(me, &name));
+        });
+        let answer = loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(answer) => break answer,
+                Err(mpsc::RecvTimeoutError::Timeout) if interrupted.load(Ordering::SeqCst) => return Err(ProcedureError::Interrupted),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break Err(Absence::ConnectFailed("the connection thread ended".into())),
+            }
+        };
+        match answer {
             Ok(session) => {
                 emit!(sink, Info, "akuObserve", Some(me), None, "Connected to the local server {host}.");
                 return Ok(session);
             }
+            // Retrying cannot help: the password, the user or the driver is wrong.
+            Err(Absence::LoginRefused(detail)) => return Err(ProcedureError::LoginRefused { host: host.to_owned(), detail }),
+            Err(Absence::DriverUnavailable(detail)) => return Err(ProcedureError::DriverUnavailable { detail }),
             Err(absence) => {
                 emit!(
                     sink,
@@ -150,7 +174,13 @@ fn connect_local(
                 );
                 last = Some(absence);
                 if attempt < attempts {
-                    std::thread::sleep(Duration::from_secs(1));
+                    let until = Instant::now() + Duration::from_secs(1);
+                    while Instant::now() < until {
+                        if interrupted.load(Ordering::SeqCst) {
+                            return Err(ProcedureError::Interrupted);
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
                 }
             }
         }
@@ -160,6 +190,43 @@ fn connect_local(
         attempts,
         reason: last.map(|a| a.detail().to_owned()).unwrap_or_default(),
     })
+}
+
+/// Reads the local server's state under a client-side deadline (`AKU_QUERY_TIMEOUT`
+/// plus 5 s): a server that logged in and then went silent ends
+/// the run as unreachable instead of holding it. Returns the session with the state.
+fn observe_local(
+    config: &Config,
+    backend: &Arc<dyn Backend>,
+    me: ServerId,
+    host: &str,
+    mut session: Box<dyn Session>,
+    interrupted: &AtomicBool,
+) -> Result<(Box<dyn Session>, ServerState), ProcedureError> {
+    let (tx, rx) = mpsc::channel();
+    let (cfg, be) = (config.clone(), Arc::clone(backend));
+    std::thread::spawn(move || {
+        let state = be.observe(&cfg, me, session.as_mut());
+        let _ = tx.send(state.map(|s| (session, s)));
+    });
+    let limit = Duration::from_secs(u64::from(config.query_timeout_s)) + OBSERVE_GRACE;
+    let until = Instant::now() + limit;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(Ok(answer)) => return Ok(answer),
+            Ok(Err(error)) => return Err(ProcedureError::LocalUnreadable { host: host.to_owned(), error }),
+            Err(mpsc::RecvTimeoutError::Timeout) if interrupted.load(Ordering::SeqCst) => return Err(ProcedureError::Interrupted),
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() > until => {
+                return Err(ProcedureError::LocalUnreachable {
+                    host: host.to_owned(),
+                    attempts: 1,
+                    reason: format!("it logged in, then reading its state took longer than {} s", limit.as_secs()),
+                });
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(ProcedureError::Internal("the observe thread ended".into())),
+        }
+    }
 }
 
 /// Warns, for every reachable server, about each replication whose peer is absent

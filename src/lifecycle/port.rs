@@ -250,6 +250,10 @@ pub trait Backend: Send + Sync {
     /// (Altibase: the server is still in `ADMIN_MODE` = 1).
     fn needs_privilege(&self, error: &DbError) -> bool;
 
+    /// Whether a failed login was refused by the server because of the user or
+    /// the password (not retried; its own exit code).
+    fn login_refused(&self, error: &DbError) -> bool;
+
     /// Statements run once after connecting (session settings).
     fn session_setup(&self, config: &Config) -> Vec<String>;
 
@@ -277,14 +281,32 @@ pub enum Absence {
     NotResolved(String),
     /// The name resolves but the server refused or failed the connection.
     ConnectFailed(String),
-    /// The name resolves but nothing answered within the deadline.
+    /// The name resolves but nothing answered within the deadline (or the server
+    /// logged in and then stopped answering).
     Unanswered(String),
+    /// The server answered and refused aku's login (wrong password or user:
+    /// SQLSTATE class 28). Not retried.
+    LoginRefused(String),
+    /// The ODBC driver (`AKU_ODBC_DRIVER`) is missing or cannot be loaded (SQLSTATE
+    /// class IM, from the driver manager). Not retried.
+    DriverUnavailable(String),
 }
 
 impl Absence {
+    /// True when the server may be running although aku could not use it (it
+    /// resolved, and did not answer or refused the login): a join must not take it
+    /// for gone.
+    pub fn may_be_running(&self) -> bool {
+        matches!(self, Absence::Unanswered(_) | Absence::LoginRefused(_))
+    }
+
     pub fn detail(&self) -> &str {
         match self {
-            Absence::NotResolved(d) | Absence::ConnectFailed(d) | Absence::Unanswered(d) => d,
+            Absence::NotResolved(d)
+            | Absence::ConnectFailed(d)
+            | Absence::Unanswered(d)
+            | Absence::LoginRefused(d)
+            | Absence::DriverUnavailable(d) => d,
         }
     }
 }

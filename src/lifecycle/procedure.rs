@@ -17,7 +17,7 @@ use crate::lifecycle::events::EventSink;
 use crate::lifecycle::execute::{Concurrency, Executor};
 use crate::lifecycle::observe::{Sessions, observe, observe_peers, warn_orphans};
 use crate::lifecycle::plan::MarkerChange;
-use crate::lifecycle::port::{Absence, Backend, Connector};
+use crate::lifecycle::port::{Backend, Connector};
 use crate::lifecycle::state::{Observation, PeerState};
 use crate::lifecycle::{marker, render};
 use crate::topology::ServerId;
@@ -62,9 +62,8 @@ pub const UNANSWERED_WAIT: Duration = Duration::from_secs(60);
 /// [`run_observed`]. A join that a peer's silence refuses observes that peer again
 /// every 2 s for up to [`UNANSWERED_WAIT`] first (a signal ends the wait).
 pub fn run_procedure(run: &Run, connector: &Arc<dyn Connector>, me: ServerId) -> Result<Outcome, RunError> {
-    let attempts = run.intent.local_attempts(&run.config);
     let marker_present = marker::exists(&run.marker);
-    let (mut obs, mut sessions) = observe(&run.config, &run.backend, connector, me, marker_present, attempts, &run.sink)?;
+    let (mut obs, mut sessions) = observe(run, connector, me, marker_present)?;
     let started = Instant::now();
     let mut last_note: Option<Instant> = None;
     while let Err(Refusal::PeerUnanswered { server, host, .. }) =
@@ -90,7 +89,7 @@ pub fn run_procedure(run: &Run, connector: &Arc<dyn Connector>, me: ServerId) ->
             std::thread::sleep(Duration::from_millis(50));
         }
         let silent: Vec<ServerId> =
-            obs.peers.iter().filter(|(_, p)| matches!(p, PeerState::Absent(Absence::Unanswered(_)))).map(|(id, _)| *id).collect();
+            obs.peers.iter().filter(|(_, p)| matches!(p, PeerState::Absent(a) if a.may_be_running())).map(|(id, _)| *id).collect();
         obs.peers.extend(observe_peers(&run.config, &run.backend, connector, &silent, &mut sessions, &run.sink));
     }
     run_observed(run, &obs, sessions)
@@ -121,7 +120,7 @@ pub fn run_observed(run: &Run, obs: &Observation, sessions: Sessions) -> Result<
     written.map_err(|source| ProcedureError::Marker { path: marker_text, source })?;
     // A peer that resolved but did not answer kept its side unchanged: say so in the
     // exit code (a start or recovery already planned around it).
-    let unanswered = obs.peers.values().any(|p| matches!(p, PeerState::Absent(Absence::Unanswered(_))));
+    let unanswered = obs.peers.values().any(|p| matches!(p, PeerState::Absent(a) if a.may_be_running()));
     let code = if unanswered && !run.intent.starts_pod() { exit_code::PEER_UNANSWERED } else { exit_code::SUCCESS };
     Ok(Outcome::Completed { code, marker: plan.marker })
 }

@@ -98,8 +98,9 @@ impl Ctx<'_> {
                 for server in [pair.low, pair.high] {
                     let Some(state) = self.obs.server(server) else { continue };
                     let repl = state.replication(group, pair);
-                    // This pod's replications were just started; others only when running.
-                    if !repl.exists || !(repl.started || server == self.me) {
+                    // The pairs of this pod were just started on both sides; others only
+                    // when running.
+                    if !repl.exists || !(repl.started || pair.contains(self.me)) {
                         continue;
                     }
                     // Not read (or nothing registered yet: the start registers the tables).

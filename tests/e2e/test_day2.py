@@ -29,18 +29,29 @@ class Writer(threading.Thread):
         self.s, self.k, self.n = s, k, 0
         self.acked: set[int] = set()
         self.stop = threading.Event()
+        # Cleared while the pod is taken out of service (Kubernetes removes a
+        # terminating pod from the Service's endpoints before its preStop `end`).
+        self.serving = threading.Event()
+        self.serving.set()
+        self.lock = threading.Lock()
 
     def run(self) -> None:
         while not self.stop.is_set():
             row = self.k * 1_000_000 + self.n
             self.n += 1
-            try:
-                if self.s.pod_state(self.k) == "running" and self.s.marker_exists(self.k):
-                    self.s.psql(self.k, f"INSERT INTO public.t1 VALUES ({row}, 'w')", timeout=10)
-                    self.acked.add(row)
-            except (PsqlError, Exception):  # the pod is being replaced: not acknowledged
-                pass
+            with self.lock:
+                try:
+                    if self.serving.is_set() and self.s.pod_state(self.k) == "running" and self.s.marker_exists(self.k):
+                        self.s.psql(self.k, f"INSERT INTO public.t1 VALUES ({row}, 'w')", timeout=10)
+                        self.acked.add(row)
+                except (PsqlError, Exception):  # the pod is being replaced: not acknowledged
+                    pass
             self.stop.wait(0.25)
+
+    def take_out_of_service(self) -> None:
+        self.serving.clear()
+        with self.lock:  # the write in flight, if any, has returned
+            pass
 
 
 def publication(s: StatefulSet, k: int) -> list[str]:
@@ -63,8 +74,10 @@ def test_a_table_added_and_one_removed_under_a_rolling_restart_with_writes_on_ev
     started = time.monotonic()
     # The rolling restart, from the highest ordinal down: each pod ends and starts again.
     for k in (2, 1, 0):
+        writers[k].take_out_of_service()
         assert s.delete_pod(k) == 0
         s.restart_pod(k)
+        writers[k].serving.set()
         log = s.pod_log(k)
         assert "detected to have failed" not in log
     for k in range(3):

@@ -124,12 +124,27 @@ impl Backend for Postgres {
             verbatim(&config.database),
             verbatim(&config.sys_user),
             braced(password),
-            braced(&format!("hostaddr={} application_name=aku", target.address))
+            // TCP keepalives and a user timeout: a peer that vanishes is noticed by the
+            // kernel within seconds, not after the statement's own timeout.
+            braced(&format!(
+                "hostaddr={} application_name=aku keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3 \
+                 tcp_user_timeout=15000",
+                target.address
+            ))
         )
     }
 
     fn needs_privilege(&self, _error: &DbError) -> bool {
         false
+    }
+
+    /// SQLSTATE class 28 (invalid authorization). psqlODBC reports a refused login
+    /// as 08001 with libpq's text, which carries the server's message: for that
+    /// case the server's (English) messages for 28P01 and 28000 are recognised.
+    fn login_refused(&self, error: &DbError) -> bool {
+        const REFUSALS: [&str; 4] = ["password authentication failed", "no pg_hba.conf entry", "no password supplied", "does not exist"];
+        error.sqlstate.starts_with("28")
+            || (error.sqlstate == "08001" && REFUSALS.iter().any(|r| error.message.contains(r)) && error.message.contains("FATAL"))
     }
 
     fn session_setup(&self, _config: &Config) -> Vec<String> {
