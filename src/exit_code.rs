@@ -56,8 +56,24 @@ pub const TABLE: &[(i32, &str, &str)] = &[
     (PRECONDITION, "PRECONDITION", "backend precondition not met (tables, keys, server settings); nothing changed"),
     (STEP_FAILED, "STEP_FAILED", "a step failed after its retries; run the command again to complete"),
     (PEER_UNANSWERED, "PEER_UNANSWERED", "done, but a resolvable peer did not answer; its side is unchanged"),
-    (INTERRUPTED, "INTERRUPTED", "stopped by a signal after the current step; run the command again to complete"),
+    (
+        INTERRUPTED,
+        "INTERRUPTED",
+        "stopped by a signal: running statements finished, running waits ended; run the command again to complete",
+    ),
     (STATUS_PROBLEM, "STATUS_PROBLEM", "--status flagged a problem"),
     (LOGIN_REFUSED, "LOGIN_REFUSED", "this pod's server refused aku's login (password or user); not retried; nothing changed"),
     (DRIVER_UNAVAILABLE, "DRIVER_UNAVAILABLE", "the ODBC driver is missing or cannot be loaded; nothing changed"),
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_documented_table_is_this_table() {
+        let doc = include_str!("../docs/exit-codes.md");
+        for (code, name, meaning) in super::TABLE {
+            let row = format!("| {code} | `{name}` | {meaning} |");
+            assert!(doc.contains(&row), "docs/exit-codes.md lacks the row {row}");
+        }
+    }
+}

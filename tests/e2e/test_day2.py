@@ -135,3 +135,23 @@ def test_a_column_missing_on_a_joiner_is_refused_at_once_and_nothing_is_created(
     s.restart_pod(2)
     missing = missing_rows(s, range(3), {"public.t1": set()})
     assert not missing
+
+
+def test_a_flush_whose_peer_keeps_failing_ends_within_30_s_naming_the_cause(make_sts):
+    # A duplicate key written on both pods while pod 1 does not apply pod 0's
+    # changes: once enabled again, pod 1's apply worker fails on it every few
+    # seconds, so pod 0's end can never flush towards pod 1.
+    s = make_sts(replicas_max=2)
+    s.scale(2)
+    s.psql(1, "ALTER SUBSCRIPTION aku_rep_01 DISABLE")
+    s.psql(0, "INSERT INTO public.t1 VALUES (500, 'on pod 0')")
+    s.psql(1, "INSERT INTO public.t1 VALUES (500, 'on pod 1')")
+    s.psql(1, "ALTER SUBSCRIPTION aku_rep_01 ENABLE")
+    started = time.monotonic()
+    rc, out, err = s.aku(0, "-p", "end", timeout=120)
+    took = time.monotonic() - started
+    print(f"flush towards a failing peer ended after {took:.1f} s")
+    assert rc == 10, out + err
+    assert took < 30, out
+    assert "it cannot complete: the workers of subscription aku_rep_01 keep failing" in out, out
+    assert f"see the server log of pod 1 ({s.pod_fqdn(1)})" in out, out
