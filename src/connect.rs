@@ -63,9 +63,9 @@ pub fn resolve(host: &str, port: u16, deadline: Duration) -> Result<String, Abse
 fn login_failure(backend: &dyn Backend, e: &crate::odbc::DbError) -> Absence {
     let driver_manager = e.message.starts_with("[unixODBC][Driver Manager]Can't open lib");
     if backend.login_refused(e) {
-        Absence::LoginRefused(format!("the login was refused: {e}"))
+        Absence::LoginRefused(e.to_string())
     } else if e.sqlstate.starts_with("IM") || driver_manager {
-        Absence::DriverUnavailable(format!("the ODBC driver cannot be used: {e}"))
+        Absence::DriverUnavailable(e.to_string())
     } else {
         Absence::ConnectFailed(e.to_string())
     }
