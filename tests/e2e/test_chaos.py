@@ -5,7 +5,10 @@ scales the StatefulSet down and up, crashes pods (the master too), cuts a pod's
 network, SIGKILLs aku in the middle of a start and deletes and re-creates pods,
 with the faults overlapping joins. At the end everything is healed (networks
 restored, every pod restarted and ready), the writers stop, and every
-acknowledged row is checked on every pod.
+acknowledged row is checked on every pod. After each event, when every pod that
+should run is ready, a checkpoint checks the rows acknowledged so far by the pods
+that are not down on every ready pod (bounded wait): a gap that a later copy would
+hide by the end is reported and fails the test too.
 
 Seeds: `AKU_CHAOS_SEEDS=4,5,6` overrides the fixed ones. Each run prints rows
 written (acknowledged), rows checked, losses per pod and the exit code of `aku -s`.
@@ -56,7 +59,11 @@ from faults import (MASTER_FAILURE, REFUSED_LINE, SLAVE_FAILURE, LogTail, kill_a
                     summarize, wait_rows)
 from helpers import TABLES
 
-SEEDS = [int(x) for x in os.environ.get("AKU_CHAOS_SEEDS", "1,2,3").split(",") if x.strip()]
+# On the binary of issue 13, seed 3 left a join with a cut-off peer unlinked (rows
+# missing for a minute and more), seed 4 refused an interrupted join as a SLAVE
+# failure, seed 6 lost acknowledged rows on every pod (a re-join dropped the slot
+# that still held them for the master); the outcome depends on timing too.
+SEEDS = [int(x) for x in os.environ.get("AKU_CHAOS_SEEDS", "3,4,6").split(",") if x.strip()]
 REPLICAS_MAX = 4
 SEED_ROWS = 100_000  # on the master before the first join: copies take a moment
 KEY_SPAN = 10**9
