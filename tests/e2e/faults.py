@@ -32,8 +32,8 @@ class StartOutcome:
         return self.kind == "ready"
 
     def describe(self) -> str:
-        aku_lines = [l for l in self.log.splitlines() if "[ERROR]" in l or "detected to have failed" in l
-                     or "AKU failed to run." in l or "aku -p start" in l]
+        aku_lines = [line for line in self.log.splitlines() if "[ERROR]" in line or "detected to have failed" in line
+                     or "AKU failed to run." in line or "aku -p start" in line]
         return f"{self.kind} (rc {self.rc}): " + " | ".join(aku_lines[-6:])
 
 
@@ -142,8 +142,10 @@ def summarize(missing: dict[int, dict[str, list[int]]]) -> str:
 def status(s: StatefulSet, k: int) -> tuple[int, str]:
     """`aku -s` in pod k: (exit code, the problem lines of its table)."""
     rc, out, err = s.aku(k, "-s", timeout=120)
-    problems = [l for l in out.splitlines() if "problem" in l.lower() and l.strip()]
-    flagged = [l for l in out.splitlines() if any(w in l for w in ("orphan", "missing:", "stopped", "not running", "lag "))]
+    problems = [line for line in out.splitlines() if "problem" in line.lower() and line.strip()]
+    words = ("orphan", "missing:", "stopped", "not running", "lag ", "not linked", "paused", "items differ",
+             "master absent")
+    flagged = [line for line in out.splitlines() if any(w in line for w in words)]
     return rc, "\n".join(flagged + problems) + (err.strip() and f"\n{err.strip()}")
 
 

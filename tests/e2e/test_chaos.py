@@ -51,12 +51,20 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
+from faults import (
+    MASTER_FAILURE,
+    REFUSED_LINE,
+    SLAVE_FAILURE,
+    LogTail,
+    kill_aku,
+    missing_rows,
+    status,
+    summarize,
+    wait_rows,
+)
 
 from akusim import PodFailed, SimError, StatefulSet
-
 from conftest import default_conf
-from faults import (MASTER_FAILURE, REFUSED_LINE, SLAVE_FAILURE, LogTail, kill_aku, missing_rows, status,
-                    summarize, wait_rows)
 from helpers import TABLES
 
 # On the binary of issue 13, seed 3 left a join with a cut-off peer unlinked (rows
@@ -105,7 +113,7 @@ class Writer(threading.Thread):
     process inside the pod, paced at RATE, while `chaos.writable(k)`; records the
     ids whose statement returned (autocommit: the COMMIT was acknowledged)."""
 
-    def __init__(self, chaos: "Chaos", k: int):
+    def __init__(self, chaos: Chaos, k: int):
         super().__init__(daemon=True, name=f"writer-{k}")
         self.chaos, self.k = chaos, k
         self.s = chaos.s
@@ -115,7 +123,7 @@ class Writer(threading.Thread):
         self.seq = 0
         self.busy = threading.Lock()  # held during one transaction
         self.stop = threading.Event()
-        self.proc = None
+        self.proc: subprocess.Popen[str] | None = None
         self.buf = b""
 
     def run(self) -> None:
@@ -139,7 +147,7 @@ class Writer(threading.Thread):
                 pass
             try:
                 self.proc.wait(timeout=10)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             self.proc = None
             self.buf = b""
@@ -164,6 +172,7 @@ class Writer(threading.Thread):
         sql = (f"WITH a AS (INSERT INTO public.t2 (id, n) VALUES ({row}, {self.k}) RETURNING id) "
                f"INSERT INTO public.t1 SELECT id, 'w{self.k}' FROM a RETURNING id;\n\\echo __end {row}\n")
         self.attempted += 1
+        assert self.proc is not None and self.proc.stdin is not None
         try:
             self.proc.stdin.write(sql)
             self.proc.stdin.flush()
@@ -181,6 +190,7 @@ class Writer(threading.Thread):
     def read_until(self, end: str, timeout: float) -> list[str] | None:
         """stdout lines up to `end` (stderr is drained and ignored); None on EOF or timeout."""
         sel = selectors.DefaultSelector()
+        assert self.proc is not None and self.proc.stdout is not None and self.proc.stderr is not None
         out, err = self.proc.stdout.fileno(), self.proc.stderr.fileno()
         sel.register(out, selectors.EVENT_READ)
         sel.register(err, selectors.EVENT_READ)
@@ -243,7 +253,8 @@ class Report:
         total = sum(self.acked.values())
         lines = [f"=== chaos seed {self.seed}: {self.elapsed:.0f} s",
                  "events:", *(f"  {e}" for e in self.events),
-                 f"rows written (acknowledged): {total} ({', '.join(f'pod {k}: {n}' for k, n in sorted(self.acked.items()))}); "
+                 f"rows written (acknowledged): {total} "
+                 f"({', '.join(f'pod {k}: {n}' for k, n in sorted(self.acked.items()))}); "
                  f"attempted {sum(self.attempted.values())}",
                  f"rows checked: {self.checked} (acknowledged rows x tables x pods)",
                  f"losses: {summarize(self.lost) if self.lost else 'none'}",
@@ -313,7 +324,8 @@ class Chaos:
             if m != k and self.s.pod_state(m) in ("starting", "running"):
                 try:
                     elsewhere |= {int(r[0]) for r in self.s.psql(
-                        m, f"SELECT id FROM public.t1 WHERE id BETWEEN {(k + 1) * KEY_SPAN} AND {(k + 2) * KEY_SPAN - 1}",
+                        m, f"SELECT id FROM public.t1 WHERE id BETWEEN {(k + 1) * KEY_SPAN} "
+                           f"AND {(k + 2) * KEY_SPAN - 1}",
                         timeout=60)}
                 except SimError:
                     pass
@@ -383,7 +395,8 @@ class Chaos:
                     pending = True
                     tail = self.tails.get(k)
                     if tail is not None and REFUSED_LINE in tail.poll():
-                        what = "SLAVE" if SLAVE_FAILURE in tail.text else "MASTER" if MASTER_FAILURE in tail.text else "?"
+                        what = ("SLAVE" if SLAVE_FAILURE in tail.text
+                                else "MASTER" if MASTER_FAILURE in tail.text else "?")
                         self.report.refusals.append(f"pod {k}: {what} failure refused (exit 7)")
                         self.log(f"pod {k} refused: {what} failure (exit 7)")
                         if what == "SLAVE" and self.ready(0):
@@ -417,7 +430,8 @@ class Chaos:
             for run in runs(tables.get("public.t1", [])):
                 w = self.writers[owner(run[0])]
                 gap = (f"at {time.monotonic() - self.t0:.0f} s: pod {k} misses {len(run)} rows of pod {owner(run[0])} "
-                       f"(ids {run[0]}..{run[-1]}), acknowledged at {w.acked_at[run[0]]:.1f}..{w.acked_at[run[-1]]:.1f} s")
+                       f"(ids {run[0]}..{run[-1]}), acknowledged at "
+                       f"{w.acked_at[run[0]]:.1f}..{w.acked_at[run[-1]]:.1f} s")
                 self.report.gaps.append(gap)
                 self.log("  GAP " + gap)
             self.gap_ids |= set(tables.get("public.t1", [])) | set(tables.get("public.t2", []))
@@ -431,15 +445,16 @@ class Chaos:
         trigger = self.rng.choice(triggers)
         peers = [m for m in self.ready_pods() if m != joiner]
         slaves = [m for m in peers if m != 0]
-        if kind in ("kill_peer", "kill_restart_peer") and not slaves or kind == "kill_master" and 0 not in peers \
-                or kind == "cut_peer" and not peers:
+        if (kind in ("kill_peer", "kill_restart_peer") and not slaves) or (kind == "kill_master" and 0 not in peers) \
+                or (kind == "cut_peer" and not peers):
             kind = "none"
         if kind == "none":
             self.log(f"  overlap: none (pod {joiner})")
             return
         seen = tail.wait_for([trigger], timeout=90, stop=lambda: self.s.pod_state(joiner) not in ("starting",)
                              or self.s.marker_exists(joiner))
-        when = f"at '{trigger.strip()}'" if seen else f"after pod {joiner}'s start ended (trigger '{trigger.strip()}' not seen)"
+        when = (f"at '{trigger.strip()}'" if seen
+                else f"after pod {joiner}'s start ended (trigger '{trigger.strip()}' not seen)")
         if kind == "kill_aku":
             pids = kill_aku(self.s, joiner) if seen else []
             self.log(f"  overlap: SIGKILL aku in pod {joiner} {when}: pids {pids}")
@@ -609,7 +624,8 @@ class Chaos:
             for k, tables in sorted(lost.items()):
                 for run in runs(tables.get("public.t1", [])):
                     w = self.writers[owner(run[0])]
-                    r.events.append(f"{label} on pod {k}: {len(run)} rows of pod {owner(run[0])} (ids {run[0]}..{run[-1]}), "
+                    r.events.append(f"{label} on pod {k}: {len(run)} rows of pod {owner(run[0])} "
+                                    f"(ids {run[0]}..{run[-1]}), "
                                     f"acknowledged at {w.acked_at[run[0]]:.1f}..{w.acked_at[run[-1]]:.1f} s")
         return r
 

@@ -6,13 +6,13 @@ a pod whose start failed): every acknowledged row on every running pod, and
 
 from __future__ import annotations
 
-import subprocess
 import time
 
-from akusim import PsqlError, StatefulSet
-
 from faults import log_offset, status, summarize, wait_log, wait_rows, wait_start, write_ids
+
+from akusim import PsqlError, StatefulSet
 from helpers import TABLES, aku_objects
+
 
 def restart_until_ready(s: StatefulSet, k: int, attempts: int = 3, timeout: float = 150.0) -> list[str]:
     """What the kubelet does with a container whose start failed: run it again
