@@ -37,7 +37,6 @@ pub(super) fn sync(config: &Config, source: ServerId, group: usize, pair: Pair) 
     let n = name(g, pair);
     let target = pair.other(source);
     let old_oid = Var::new(ValueKind::Oid, target, &n, "old_subscription_oid");
-    let tables = g.items.len();
     let mut ops = vec![
         // Start from a clean subscription: an earlier interrupted copy is redone.
         Op::capture(target, format!("SELECT coalesce({}, 0::oid)", sub_oid(&n)), old_oid.clone()),
@@ -63,25 +62,7 @@ pub(super) fn sync(config: &Config, source: ServerId, group: usize, pair: Pair) 
     ops.push(Op::exec(target, "SELECT pg_reload_conf()"));
     ops.push(enable(target, &n));
     ops.push(Op::exec(target, format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = true)", ident(&n))));
-    let rels = format!("FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = {}", lit(&n));
-    ops.push(
-        Op::wait_until(
-            target,
-            format!("SELECT count(*) = {tables} AND bool_and(r.srsubstate = 'r') {rels}"),
-            format!("initial copy of {n}"),
-            Some(Sql::text(format!(
-                "SELECT format('%s/%s tables ready, %s rows (%s) in copies running now', \
-             count(*) FILTER (WHERE r.srsubstate IN ('r', 's')), {tables}, \
-             coalesce((SELECT sum(tuples_processed) FROM pg_stat_progress_copy), 0), \
-             pg_size_pretty(coalesce((SELECT sum(bytes_processed) FROM pg_stat_progress_copy), 0))) {rels}"
-            ))),
-            config.query_timeout_s,
-        )
-        .watching(target, failing_workers_watch(config, target, &n, &errors_before))
-        .watching(target, disabled_watch(config, target, &n))
-        .watching(target, unpublished_watch(config, g, source, &n))
-        .watching(source, slot_lost_watch(config, source, &n)),
-    );
+    ops.push(copy_wait(config, g, target, source, &n, &format!("initial copy of {n}"), &errors_before));
     // The source's side (it pulls the target's own changes) is started by the
     // plan's last step, so that a join interrupted before it is redone.
     ops
@@ -185,26 +166,40 @@ pub(super) fn refresh(config: &Config, server: ServerId, group: usize, pair: Pai
     ops.push(Op::capture(server, error_count_sql(&n), errors_before.clone()));
     ops.push(Op::exec(server, format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = {copy})", ident(&n))));
     if copy {
-        let tables = g.items.len();
-        let rels = format!("FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = {}", lit(&n));
-        ops.push(
-            Op::wait_until(
-                server,
-                format!("SELECT count(*) = {tables} AND bool_and(r.srsubstate = 'r') {rels}"),
-                format!("copy of the added tables of {n}"),
-                Some(Sql::text(format!(
-                    "SELECT format('%s/%s tables ready, %s rows (%s) in copies running now', \
-                     count(*) FILTER (WHERE r.srsubstate IN ('r', 's')), {tables}, \
-                     coalesce((SELECT sum(tuples_processed) FROM pg_stat_progress_copy), 0), \
-                     pg_size_pretty(coalesce((SELECT sum(bytes_processed) FROM pg_stat_progress_copy), 0))) {rels}"
-                ))),
-                config.query_timeout_s,
-            )
-            .watching(server, failing_workers_watch(config, server, &n, &errors_before))
-            .watching(server, disabled_watch(config, server, &n))
-            .watching(server, unpublished_watch(config, g, peer, &n))
-            .watching(peer, slot_lost_watch(config, peer, &n)),
-        );
+        ops.push(copy_wait(config, g, server, peer, &n, &format!("copy of the added tables of {n}"), &errors_before));
     }
     ops
+}
+
+/// The wait of a copy into subscription `n` on `target` from `source`: every table
+/// of the group registered and ready, with its progress line and its watches
+/// (failing workers since `errors_before`, a disabled subscription, a table the
+/// source does not publish, the source's slot invalidated or the source gone).
+fn copy_wait(
+    config: &Config,
+    g: &crate::config::ReplicationGroup,
+    target: ServerId,
+    source: ServerId,
+    n: &str,
+    what: &str,
+    errors_before: &Var,
+) -> Op {
+    let tables = g.items.len();
+    let rels = format!("FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = {}", lit(n));
+    Op::wait_until(
+        target,
+        format!("SELECT count(*) = {tables} AND bool_and(r.srsubstate = 'r') {rels}"),
+        what,
+        Some(Sql::text(format!(
+            "SELECT format('%s/%s tables ready, %s rows (%s) in copies running now', \
+             count(*) FILTER (WHERE r.srsubstate IN ('r', 's')), {tables}, \
+             coalesce((SELECT sum(tuples_processed) FROM pg_stat_progress_copy), 0), \
+             pg_size_pretty(coalesce((SELECT sum(bytes_processed) FROM pg_stat_progress_copy), 0))) {rels}"
+        ))),
+        config.query_timeout_s,
+    )
+    .watching(target, failing_workers_watch(config, target, n, errors_before))
+    .watching(target, disabled_watch(config, target, n))
+    .watching(target, unpublished_watch(config, g, source, n))
+    .watching(source, slot_lost_watch(config, source, n))
 }

@@ -20,13 +20,7 @@ pub(super) fn problems(config: &Config, server: ServerId, session: &mut dyn Sess
     if wal != "logical" {
         problems.push(format!("wal_level is {wal}, it must be logical (set wal_level = logical and restart the server)."));
     }
-    let mut values = Vec::new();
-    for group in &config.groups {
-        for item in &group.items {
-            let (schema, rel) = relation(item);
-            values.push(format!("({}, {}, {})", values.len(), lit(&schema), lit(&rel)));
-        }
-    }
+    let values = relation_values(config);
     let rows = session.query(
         &format!(
             "SELECT v.s, v.r, c.oid IS NOT NULL, coalesce(c.relreplident::text, ''), \
@@ -60,13 +54,7 @@ pub(super) fn problems(config: &Config, server: ServerId, session: &mut dyn Sess
 /// `schema.relation`: columns with their `format_type`, and the replica identity's
 /// columns (the primary key by default; every column for `REPLICA IDENTITY FULL`).
 pub(super) fn tables(config: &Config, session: &mut dyn Session) -> Result<BTreeMap<String, TableDef>, DbError> {
-    let mut values = Vec::new();
-    for group in &config.groups {
-        for item in &group.items {
-            let (schema, rel) = relation(item);
-            values.push(format!("({}, {}, {})", values.len(), lit(&schema), lit(&rel)));
-        }
-    }
+    let values = relation_values(config);
     let rows = session.query(
         &format!(
             "SELECT v.s || '.' || v.r, a.attname, format_type(a.atttypid, a.atttypmod), \
@@ -91,4 +79,14 @@ pub(super) fn tables(config: &Config, session: &mut dyn Session) -> Result<BTree
         }
     }
     Ok(out)
+}
+
+/// `(order, schema, relation)` rows of every configured item, for a `VALUES` list.
+fn relation_values(config: &Config) -> Vec<String> {
+    let mut values = Vec::new();
+    for item in config.groups.iter().flat_map(|g| &g.items) {
+        let (schema, rel) = relation(item);
+        values.push(format!("({}, {}, {})", values.len(), lit(&schema), lit(&rel)));
+    }
+    values
 }
