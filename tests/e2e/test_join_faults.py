@@ -6,7 +6,6 @@ a pod whose start failed): every acknowledged row on every running pod, and
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 from akusim import PsqlError, StatefulSet
