@@ -18,8 +18,6 @@
 //! The builders are in the backends; this module owns the quoting and the
 //! checks, and never logs or stores a value.
 
-use crate::config::BackendKind;
-
 /// `{value}` with every `}` doubled: a braced ODBC value, read back exactly by
 /// unixODBC (`DRIVER`) and psqlODBC (`PWD`, `pqopt`).
 pub fn braced(value: &str) -> String {
@@ -70,34 +68,10 @@ pub struct Unsendable {
     pub why: &'static str,
 }
 
-/// Checks that the backend's driver can receive the password (and, for Altibase,
-/// `NLS_USE`) exactly. psqlODBC takes any braced password but one with a NUL
-/// character (a C string ends there); the Altibase driver has no quoting, so its
-/// values must be bare-safe ([`bare_problem`]).
-pub fn check(backend: BackendKind, password: &str, nls_use: Option<&str>) -> Result<(), Unsendable> {
-    const NO_QUOTING: &str = " (its connection strings have no quoting); change it";
-    match backend {
-        BackendKind::Postgresql if password.contains('\0') => {
-            Err(Unsendable { what: "The password", driver: "PostgreSQL ODBC driver", problem: "it contains a NUL character", why: "" })
-        }
-        BackendKind::Postgresql => Ok(()),
-        BackendKind::Altibase => {
-            let unsendable = |what, problem| Unsendable { what, driver: "Altibase ODBC driver", problem, why: NO_QUOTING };
-            if let Some(problem) = bare_problem(password) {
-                return Err(unsendable("The password", problem));
-            }
-            match nls_use.and_then(bare_problem) {
-                Some(problem) => Err(unsendable("ALTIBASE_NLS_USE", problem)),
-                None => Ok(()),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, EnvOverrides, Syntax};
+    use crate::config::{BackendKind, Config, EnvOverrides, Syntax};
     use crate::lifecycle::port::{Backend, Target};
     use crate::topology::ServerId;
 
@@ -137,6 +111,14 @@ mod tests {
         );
         t.privileged = true;
         assert!(backend.connection_string(&config("altibase"), &t, "pw").ends_with(";NLS_USE=UTF8;PRIVILEGE=SYSDBA"));
+    }
+
+    fn check(kind: BackendKind, password: &str, nls_use: Option<&str>) -> Result<(), Unsendable> {
+        let backend: Box<dyn Backend> = match kind {
+            BackendKind::Postgresql => Box::new(crate::backend::Postgres),
+            BackendKind::Altibase => Box::new(crate::backend::Altibase { nls_use: nls_use.map(str::to_owned) }),
+        };
+        backend.check_sendable(password)
     }
 
     #[test]

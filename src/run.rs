@@ -15,7 +15,7 @@ use crate::connect::OdbcConnector;
 use crate::error::Error;
 use crate::lifecycle::{self, Backend, Concurrency, Connector, Event, EventLevel, EventSink, Intent, Outcome, Run, marker};
 use crate::topology::{self, ServerId};
-use crate::{connection_string, exit_code, help, info, input_file, logging, output, status};
+use crate::{exit_code, help, info, input_file, logging, output, status};
 
 /// Everything aku reads from the process environment, read once.
 #[derive(Debug, Clone, Default)]
@@ -179,8 +179,8 @@ fn connector_for(config: &Arc<Config>, backend: &Arc<dyn Backend>, password: Sec
 fn print_status(cli: &Cli, env: &ProcessEnv) -> Result<i32, Error> {
     let config = Arc::new(load_config(cli.config.as_deref(), env)?);
     let password = resolve_password(&config)?;
-    connection_string::check(config.backend, password.expose(), env.nls_use.as_deref())?;
     let backend = backend::for_config(&config, env.nls_use.clone());
+    backend.check_sendable(password.expose())?;
     let connector = connector_for(&config, &backend, password);
     let own = hostname(env)
         .ok()
@@ -270,9 +270,9 @@ fn pod_procedure(cli: &Cli, action: PodAction, env: &ProcessEnv) -> Result<i32, 
     let config = Arc::new(load_config(cli.config.as_deref(), env)?);
     let intent = intent_of(cli, action, &config)?;
     let password = resolve_password(&config)?;
-    connection_string::check(config.backend, password.expose(), env.nls_use.as_deref())?;
     let me = identity(&config, env)?;
     let backend = backend::for_config(&config, env.nls_use.clone());
+    backend.check_sendable(password.expose())?;
     let connector = connector_for(&config, &backend, password);
     let sink: Arc<dyn EventSink> = Arc::new(LogSink { sts: config.sts_name.clone() });
     let run =

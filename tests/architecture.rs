@@ -31,15 +31,29 @@ fn modules() -> BTreeMap<String, BTreeSet<String>> {
             let deps = graph.entry(module.clone()).or_default();
             for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
                 for (i, _) in line.match_indices("crate::") {
-                    let target: String = line[i + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-                    if target != module && target != "emit" {
-                        deps.insert(target);
+                    for target in targets(&line[i + 7..]) {
+                        if target != module && target != "emit" {
+                            deps.insert(target);
+                        }
                     }
                 }
             }
         }
     }
     graph
+}
+
+/// The top-level modules a path after `crate::` names: one (`backend::x`), or each
+/// of a group (`{exit_code, help, lifecycle::x}`).
+fn targets(rest: &str) -> Vec<String> {
+    let ident = |t: &str| t.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>();
+    match rest.strip_prefix('{') {
+        Some(group) => {
+            let inner = group.split('}').next().unwrap_or("");
+            inner.split(',').map(ident).filter(|t| !t.is_empty()).collect()
+        }
+        None => vec![ident(rest)],
+    }
 }
 
 fn visit(n: &str, graph: &BTreeMap<String, BTreeSet<String>>, path: &mut Vec<String>, done: &mut BTreeSet<String>) {

@@ -4,7 +4,7 @@
 //!
 //! A join: create what is missing, truncate, have every reachable peer's side of
 //! its pair with the joiner start from scratch, then copy from exactly one source.
-//! On backends with bookmarks (PostgreSQL) every other running peer is
+//! On backends with bookmarks (both) every other running member is
 //! bookmarked before the copy and linked from its bookmark after it, so writes on
 //! those peers during the copy are neither lost nor duplicated.
 

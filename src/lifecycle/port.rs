@@ -15,9 +15,10 @@ use crate::topology::ServerId;
 /// these, never the backend's kind.
 #[derive(Debug, Clone, Copy)]
 pub struct Capabilities {
-    /// A running peer's changes for a joiner can be pinned at a log position, and
-    /// the copy source's replication from that peer held there during the copy
-    /// (per-peer bookmarks: PostgreSQL slots and origins).
+    /// A running peer's changes for a joiner can be pinned at a log position
+    /// before the copy, and linked from there after it (PostgreSQL: slots and
+    /// origins, the source's replication from the peer held; Altibase: START then
+    /// STOP, and a FLUSH towards the source).
     pub bookmarks: bool,
     /// A copy (`Sync`) also starts the copy source's side of the pair (Altibase
     /// `SYNC`); otherwise the plan starts it as a separate, last step.
@@ -242,6 +243,10 @@ pub struct PairStatus {
 pub trait Backend: Send + Sync {
     /// What the *decide* stage may plan for this backend.
     fn capabilities(&self) -> Capabilities;
+
+    /// Refuses, before any connection, a password (or another value the backend
+    /// sends) that its driver could not receive exactly.
+    fn check_sendable(&self, password: &str) -> Result<(), crate::connection_string::Unsendable>;
 
     /// The ODBC connection string for `target`, password included (never logged).
     fn connection_string(&self, config: &Config, target: &Target, password: &str) -> String;

@@ -22,8 +22,8 @@ accounted for explicitly:
   as a terminating pod leaves the client Service first.
 - Keys are disjoint per pod (sequences and conflicts are not replicated):
   id = (pod + 1) * 10^9 + n.
-- The master is never deleted gracefully: its `end` resets the slaves' side
-  ("keep writes off the slaves during that step"); it is only crashed.
+- The master is only crashed here, never deleted gracefully: its `end` and
+  restart with writes on the slaves are covered by test_fidelity.py.
 - A pod is scaled down (deleted for good) only while every other pod is ready and
   connected: a pod that resumes while a peer that ended is absent "misses what
   those peers wrote while it was away" (procedures.md), and an `end` does not

@@ -106,6 +106,16 @@ def test_a_table_added_and_one_removed_under_a_rolling_restart_with_writes_on_ev
     assert rc == 0 and "items differ" not in out, out
     for k in range(3):
         assert len(aku_objects(s, k)["enabled"]) == 2
+    # A slave that restarts with the old aku.conf (the ConfigMap has not reached it)
+    # follows the MASTER Pod and undoes nothing.
+    s.set_conf(default_conf(s.sts, s.svc, 3))
+    s.kill_pod(2)
+    s.restart_pod(2)
+    assert "the MASTER Pod's tables are replicated until it starts with this configuration" in s.pod_log(2)
+    for k in range(3):
+        assert publication(s, k) == ["public.events", "public.t1"], k
+    s.psql(0, "INSERT INTO public.events VALUES (101, 'still replicated')")
+    assert not wait_rows(s, range(3), {"public.events": set(range(1, 51)) | {100, 101, 102}}, timeout=60)
 
 
 def test_a_column_missing_on_a_joiner_is_refused_at_once_and_nothing_is_created(make_sts):

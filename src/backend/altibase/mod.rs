@@ -54,6 +54,21 @@ impl Backend for Altibase {
         Capabilities { bookmarks: true, sync_starts_source: true, group_objects: false, admin_mode: true, item_key }
     }
 
+    /// The Altibase driver has no quoting: its values must be bare-safe
+    /// (`connection_string::bare_problem`), the password and `NLS_USE` alike.
+    fn check_sendable(&self, password: &str) -> Result<(), crate::connection_string::Unsendable> {
+        const NO_QUOTING: &str = " (its connection strings have no quoting); change it";
+        let unsendable =
+            |what, problem| crate::connection_string::Unsendable { what, driver: "Altibase ODBC driver", problem, why: NO_QUOTING };
+        if let Some(problem) = crate::connection_string::bare_problem(password) {
+            return Err(unsendable("The password", problem));
+        }
+        match self.nls_use.as_deref().and_then(crate::connection_string::bare_problem) {
+            Some(problem) => Err(unsendable("ALTIBASE_NLS_USE", problem)),
+            None => Ok(()),
+        }
+    }
+
     fn connection_string(&self, config: &Config, target: &Target, password: &str) -> String {
         // The Altibase driver knows no quoting: values go bare (the password and
         // NLS_USE are checked before, see `connection_string`); DRIVER is read by unixODBC.
@@ -162,7 +177,7 @@ impl Backend for Altibase {
             Action::Truncate { group } => truncate_ops(s, &config.groups[*group].prefix, &config.groups[*group].items),
             Action::OpenForApplications => vec![Op::exec(s, "ALTER SYSTEM SET ADMIN_MODE = 0")],
             Action::Delay { seconds } => vec![Op::sleep(s, *seconds)],
-            // Never planned here (no group objects, no bookmarks: see `capabilities`).
+            // The pin of a running peer before a join's copy (`join.rs`).
             Action::Bookmark { group, joiner, source } => bookmark(config, s, *group, *joiner, *source),
             // The joiner's own side towards the peer; the peer's pinned side resumes with its
             // START after the copy (its XSN was kept by the STOP).

@@ -115,6 +115,19 @@ impl Backend for Postgres {
     /// Braced where psqlODBC removes braces (`PWD`, `pqopt`) and unixODBC does
     /// (`Driver`), bare where psqlODBC reads verbatim; see `connection_string`.
     /// `PWD` in upper case: unixODBC's trace masks only that spelling.
+    /// psqlODBC takes any braced password but one with a NUL character (a C string ends there).
+    fn check_sendable(&self, password: &str) -> Result<(), crate::connection_string::Unsendable> {
+        if password.contains('\0') {
+            return Err(crate::connection_string::Unsendable {
+                what: "The password",
+                driver: "PostgreSQL ODBC driver",
+                problem: "it contains a NUL character",
+                why: "",
+            });
+        }
+        Ok(())
+    }
+
     fn connection_string(&self, config: &Config, target: &Target, password: &str) -> String {
         format!(
             "Driver={};Server={};Port={};Database={};UID={};PWD={};pqopt={};",
