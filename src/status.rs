@@ -107,7 +107,7 @@ pub fn build(
                             ));
                         }
                     }
-                    if let Some(diff) = items_differ(config, server, p, item_key) {
+                    if let Some(diff) = items_differ(config, server, p, item_key).filter(|_| reachable(p.peer)) {
                         found.push(diff);
                     }
                     problems += found.len();

@@ -233,6 +233,14 @@ fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
         Intent::Start,
     ));
     out.push((
+        "31_slave3_joins_while_pod_2_is_crashed",
+        Scenario::new("slave pod 3 fresh start while pod 2 is down after a crash (the master keeps its side with pod 2)", c(), 3)
+            .server(3, Obj::Missing, &[])
+            .server(0, Obj::Running, &[(3, Obj::Reset)])
+            .server(1, Obj::Running, &[(3, Obj::Reset)]),
+        Intent::Start,
+    ));
+    out.push((
         "23_slave3_rejoins_after_pod_1_forgot_it_drains_first",
         Scenario::new(
             "slave pod 3 restarts after a crash; pod 1 re-joined meanwhile and forgot it: drain to pods 0 and 2, then join",

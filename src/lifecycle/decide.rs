@@ -56,6 +56,11 @@ pub enum Refusal {
     )]
     PeerUnanswered { server: ServerId, host: String, detail: String },
     #[error(
+        "Pod {server} ({host}) is down, and the copy source still keeps its side of their replication: it may return \
+         with rows the copy would not bring. The start waits for it (bounded), then joins without it."
+    )]
+    PeerAway { server: ServerId, host: String },
+    #[error(
         "The local server {host} runs with ADMIN_MODE = 0: aku -p start works on a server started with \
          ADMIN_MODE = 1 and REMOTE_SYSDBA_ENABLE = 1 (altibase.properties) and lowers ADMIN_MODE itself once \
          the pod is ready. Nothing was changed."
@@ -70,7 +75,10 @@ impl Refusal {
         match self {
             Refusal::DuplicateStart { .. } => exit_code::DUPLICATE_START,
             Refusal::MasterFailure | Refusal::SlaveFailure => exit_code::RECOVERY_REQUIRED,
-            Refusal::MasterUnreachable { .. } | Refusal::PeerReachable { .. } | Refusal::PeerUnanswered { .. } => exit_code::PEER_REQUIRED,
+            Refusal::MasterUnreachable { .. }
+            | Refusal::PeerReachable { .. }
+            | Refusal::PeerUnanswered { .. }
+            | Refusal::PeerAway { .. } => exit_code::PEER_REQUIRED,
             Refusal::Precondition { .. }
             | Refusal::SchemaMismatch { .. }
             | Refusal::NotApplicable { .. }
@@ -263,8 +271,11 @@ impl Ctx<'_> {
             return;
         }
         let peer_present = self.obs.reachable(peer);
-        out.push(Self::step(self.me, Action::Start { group, pair, peer_present }));
-        if self.has_object(peer, group, pair) {
+        // A side a running join holds at its bookmark is left to that join.
+        if !self.held_by_join(self.me, group, pair) {
+            out.push(Self::step(self.me, Action::Start { group, pair, peer_present }));
+        }
+        if self.has_object(peer, group, pair) && !self.held_by_join(peer, group, pair) {
             out.push(Self::step(peer, Action::Start { group, pair, peer_present: true }));
         }
     }

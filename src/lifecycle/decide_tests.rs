@@ -81,7 +81,7 @@ fn observation(me: ServerId, marker: bool, local: Local, peers: &[Peer]) -> Obse
                 (id, ps)
             })
             .collect();
-    Observation { me, marker_present: marker, local: local_state, peers }
+    Observation { me, marker_present: marker, local: local_state, peers, absent_waited: true }
 }
 
 fn all_peer_combinations() -> Vec<Vec<Peer>> {

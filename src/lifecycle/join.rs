@@ -18,6 +18,7 @@ impl Ctx<'_> {
     /// restart points still hold for it.
     pub(super) fn join(&self, source: ServerId, procedure: Procedure, announcement: &'static str, drain: bool) -> Result<Plan, Refusal> {
         self.refuse_join_with_unanswered_peer()?;
+        self.refuse_join_before_absent_peers_returned(source)?;
         let joiner = self.me;
         let source_pair = Pair::new(source, joiner);
         let bookmarks = self.caps.bookmarks;
@@ -69,7 +70,7 @@ impl Ctx<'_> {
         phases.push(messages::RESET, reset);
 
         if bookmarks {
-            let steps = self
+            let mut steps: Vec<Step> = self
                 .groups()
                 .flat_map(|group| {
                     running
@@ -78,6 +79,11 @@ impl Ctx<'_> {
                         .map(move |&k| Self::step(k, Action::Bookmark { group, joiner, source }))
                 })
                 .collect();
+            for group in self.groups() {
+                for absent in self.absent_live(source, group) {
+                    steps.push(Self::step(source, Action::BookmarkAbsent { group, joiner, absent, source }));
+                }
+            }
             phases.push(messages::BOOKMARK, steps);
         }
         // Truncated after the bookmarks: on Altibase a bookmark's pin (START then STOP)
@@ -102,6 +108,11 @@ impl Ctx<'_> {
                 } else {
                     self.start_both_sides(group, pair, &mut start);
                 }
+            }
+        }
+        for group in self.groups() {
+            for absent in self.absent_live(source, group) {
+                link.push(Self::step(joiner, Action::LinkAbsent { group, absent, joiner, source }));
             }
         }
         phases.push(messages::LINK, link);
@@ -198,5 +209,34 @@ impl Ctx<'_> {
             marker: MarkerChange::Keep,
             items: Vec::new(),
         })
+    }
+}
+
+impl Ctx<'_> {
+    /// The absent peers whose pair with `source` the source still keeps (`group`):
+    /// they may return with rows the copy does not bring, so the join bookmarks them
+    /// on the source and links them on this pod (backends with `absent_bookmarks`).
+    fn absent_live(&self, source: ServerId, group: usize) -> Vec<ServerId> {
+        if !self.caps.absent_bookmarks {
+            return Vec::new();
+        }
+        topology::peers_of(self.me, self.config.server_count)
+            .into_iter()
+            .filter(|&j| j != source && !self.obs.reachable(j))
+            .filter(|&j| self.state_on(source, group, Pair::new(source, j)).is_some_and(crate::lifecycle::ReplicationState::live))
+            .collect()
+    }
+
+    /// A pod that crashed may return at once (its container restarts): the start
+    /// waits for it first (bounded, see `procedure.rs`), so that the join bookmarks
+    /// it rather than join without it.
+    fn refuse_join_before_absent_peers_returned(&self, source: ServerId) -> Result<(), Refusal> {
+        if self.obs.absent_waited {
+            return Ok(());
+        }
+        match self.groups().flat_map(|group| self.absent_live(source, group)).next() {
+            Some(server) => Err(Refusal::PeerAway { server, host: topology::host_of(self.config, server) }),
+            None => Ok(()),
+        }
     }
 }

@@ -81,6 +81,15 @@ impl Ctx<'_> {
         steps
     }
 
+    /// True when `server`'s replication of `pair` is held (paused at a bookmark) by
+    /// the join of another pod that is still joining: only that join releases it.
+    pub(super) fn held_by_join(&self, server: ServerId, group: usize, pair: Pair) -> bool {
+        self.obs
+            .server(server)
+            .and_then(|s| s.paused.get(&crate::lifecycle::ReplKey { group, pair }))
+            .is_some_and(|&j| j != self.me && self.obs.reachable(j) && self.joining(j))
+    }
+
     /// True when a pair of this pod with a complete member is reset on both sides:
     /// it was never linked (a join took the peer for absent, or a pair was reset
     /// by hand), so rows written on either side since may be missing on the other.

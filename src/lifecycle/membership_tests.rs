@@ -45,7 +45,7 @@ fn observation(me: u8, servers: Vec<(u8, ServerState)>, unanswered: &[u8]) -> Ob
             (p, state)
         })
         .collect();
-    Observation { me: ServerId(me), marker_present: false, local, peers }
+    Observation { me: ServerId(me), marker_present: false, local, peers, absent_waited: true }
 }
 
 fn decide_start(obs: &Observation) -> Result<Plan, Refusal> {

@@ -48,7 +48,7 @@ pub fn observe(
 
     let peers = topology::peers_of(me, config.server_count);
     let results = observe_peers(config, backend, connector, &peers, &mut sessions, sink);
-    let obs = Observation { me, marker_present, local: local_state, peers: results };
+    let obs = Observation { me, marker_present, local: local_state, peers: results, absent_waited: false };
     Ok((obs, sessions))
 }
 

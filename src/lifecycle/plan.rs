@@ -102,6 +102,15 @@ pub enum Action {
     /// Resume the replication of `pair` on `server` that a join paused with a
     /// bookmark and did not release (the join was interrupted).
     Resume { group: usize, pair: Pair },
+    /// Before a join's copy, on the copy source `server`: hold its replication from
+    /// the absent (crashed) peer `absent` and record what it applied of it, so that
+    /// the joiner can receive that peer's later changes when it returns. Planned only
+    /// for backends with absent bookmarks.
+    BookmarkAbsent { group: usize, joiner: ServerId, absent: ServerId, source: ServerId },
+    /// After the copy, on the joiner: start its replication with the absent peer
+    /// from the recorded position (its own side too), to be enabled when the peer
+    /// returns, and release the source's replication from that peer.
+    LinkAbsent { group: usize, absent: ServerId, joiner: ServerId, source: ServerId },
     /// Flush the replication of `pair` on `server` (send what it has not sent).
     Flush { group: usize, pair: Pair, wait: FlushWait },
     /// Stop the replication of `pair` on `server`.
@@ -153,6 +162,8 @@ impl Action {
             | Action::Drop { group, pair } => Some((*group, Some(*pair))),
             Action::Bookmark { group, .. }
             | Action::Link { group, .. }
+            | Action::BookmarkAbsent { group, .. }
+            | Action::LinkAbsent { group, .. }
             | Action::CreateGroup { group }
             | Action::DropGroup { group }
             | Action::SetItems { group }

@@ -20,6 +20,11 @@ pub struct Capabilities {
     /// origins, the source's replication from the peer held; Altibase: START then
     /// STOP, and a FLUSH towards the source).
     pub bookmarks: bool,
+    /// The position from which a joiner must receive an absent (crashed) peer's
+    /// changes can be recorded without that peer, from what the copy source applied
+    /// of it (PostgreSQL: the source's origin progress, set on the joiner's
+    /// subscription, and the joiner's own slot for the peer).
+    pub absent_bookmarks: bool,
     /// A copy (`Sync`) also starts the copy source's side of the pair (Altibase
     /// `SYNC`); otherwise the plan starts it as a separate, last step.
     pub sync_starts_source: bool,

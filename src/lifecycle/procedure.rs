@@ -66,10 +66,19 @@ pub fn run_procedure(run: &Run, connector: &Arc<dyn Connector>, me: ServerId) ->
     let (mut obs, mut sessions) = observe(run, connector, me, marker_present)?;
     let started = Instant::now();
     let mut last_note: Option<Instant> = None;
-    while let Err(Refusal::PeerUnanswered { server, host, .. }) =
-        decide(&run.config, run.backend.capabilities(), run.intent, &obs, &run.marker.display().to_string())
-    {
-        if run.dry_run || started.elapsed() >= UNANSWERED_WAIT || run.interrupted.load(Ordering::SeqCst) {
+    loop {
+        let decided = decide(&run.config, run.backend.capabilities(), run.intent, &obs, &run.marker.display().to_string());
+        let (server, host, why) = match decided {
+            Err(Refusal::PeerUnanswered { server, host, .. }) => (server, host, "to answer"),
+            Err(Refusal::PeerAway { server, host }) => (server, host, "to return (it may hold rows the copy source does not have)"),
+            _ => break,
+        };
+        if started.elapsed() >= UNANSWERED_WAIT || run.dry_run || run.interrupted.load(Ordering::SeqCst) {
+            // A silent peer keeps the join refused; one that stays down is joined without.
+            obs.absent_waited = true;
+            if run.interrupted.load(Ordering::SeqCst) {
+                return Err(ProcedureError::Interrupted.into());
+            }
             break;
         }
         if last_note.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
@@ -80,7 +89,7 @@ pub fn run_procedure(run: &Run, connector: &Arc<dyn Connector>, me: ServerId) ->
                 "akuObserve",
                 Some(server),
                 None,
-                "Waiting for peer {host} to answer before the join (at most {} s).",
+                "Waiting for peer {host} {why} before the join (at most {} s).",
                 UNANSWERED_WAIT.as_secs()
             );
         }
@@ -88,9 +97,8 @@ pub fn run_procedure(run: &Run, connector: &Arc<dyn Connector>, me: ServerId) ->
         while Instant::now() < until && !run.interrupted.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(50));
         }
-        let silent: Vec<ServerId> =
-            obs.peers.iter().filter(|(_, p)| matches!(p, PeerState::Absent(a) if a.may_be_running())).map(|(id, _)| *id).collect();
-        obs.peers.extend(observe_peers(&run.config, &run.backend, connector, &silent, &mut sessions, &run.sink));
+        let away: Vec<ServerId> = obs.peers.iter().filter(|(_, p)| matches!(p, PeerState::Absent(_))).map(|(id, _)| *id).collect();
+        obs.peers.extend(observe_peers(&run.config, &run.backend, connector, &away, &mut sessions, &run.sink));
     }
     run_observed(run, &obs, sessions)
 }

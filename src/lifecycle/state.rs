@@ -103,6 +103,9 @@ pub struct Observation {
     pub local: ServerState,
     /// Every other server of the `StatefulSet`.
     pub peers: BTreeMap<ServerId, PeerState>,
+    /// The start already waited (bounded) for the absent peers that may return with
+    /// their data: a join now proceeds without them (see `membership.rs`).
+    pub absent_waited: bool,
 }
 
 impl Observation {

@@ -194,3 +194,72 @@ def test_a_slave_rejoining_after_a_crash_keeps_what_its_slots_held_for_a_peer(ma
               f"objects: { {k: aku_objects(s, k) for k in range(4)} }")
     assert not missing, report
     assert rc == 0, report
+
+
+def crash_pod_2_with_rows_the_master_lacks(s: StatefulSet, written: set[int], rows: bool) -> set[int]:
+    """Three pods replicated; with `rows`, pod 2 writes rows that reach pod 1 but not
+    yet the master; then pod 2 crashes (its pairs stay live on the survivors).
+    Returns the rows pod 2 wrote."""
+    s.scale(3)
+    written |= write_ids(s, 0, 1, 10)
+    assert not wait_rows(s, range(3), expect_all(written), timeout=60)
+    rows2: set[int] = set()
+    if rows:
+        s.psql(0, "ALTER SUBSCRIPTION aku_rep_02 DISABLE")  # the master lags behind pod 2
+        rows2 = write_ids(s, 2, 2000, 10)
+        assert not wait_rows(s, (1, 2), expect_all(rows2), timeout=60)
+    s.kill_pod(2)
+    if rows:
+        s.psql(0, "ALTER SUBSCRIPTION aku_rep_02 ENABLE")
+    return rows2
+
+
+def test_a_join_while_a_slave_is_down_waits_for_it_and_receives_what_it_wrote(make_sts):
+    """Seed 6 of the randomized run, made deterministic: pod 2 wrote rows that reached
+    pod 1 but not yet the master, then crashed; pod 3 starts its join meanwhile. The
+    join waits for pod 2 (its container restarts), then bookmarks it: pod 2's rows
+    reach the master and pod 3, and every pod's later rows reach every pod."""
+    s = make_sts(replicas_max=4)
+    written: set[int] = set()
+    written |= crash_pod_2_with_rows_the_master_lacks(s, written, rows=True)
+    s.create_pod(3, wait=False)
+    host2 = s.pod_fqdn(2)
+    assert wait_log(s, 3, f"Waiting for peer {host2} to return", 0, timeout=60), s.pod_log(3)
+    since = log_offset(s, 2)
+    s.restart_pod(2, wait=False)
+    o2 = wait_start(s, 2, since, timeout=150)
+    assert o2.ready, o2.describe()
+    assert "Truncate tables for replications." not in s.pod_log(2)[since:], "pod 2 resumes, it does not join"
+    o3 = wait_start(s, 3, 0, timeout=150)
+    assert o3.ready, o3.describe()
+    assert "did not return" not in s.pod_log(3)
+    written |= write_ids(s, 3, 3000, 10) | write_ids(s, 2, 2100, 10)
+    missing = wait_rows(s, range(4), expect_all(written), timeout=60)
+    rc, flagged = status(s, 0)
+    assert not missing, f"{summarize(missing)}\n{flagged}"
+    assert rc == 0, flagged
+
+
+def test_a_join_without_a_slave_that_stays_down_reaches_it_when_it_returns(make_sts):
+    """Pod 2 crashed and does not return within the wait: pod 3 joins without it,
+    saying so. When pod 2 returns, it resumes (no second join) and receives what pod
+    3 wrote meanwhile, and pod 3 receives what pod 2 writes from then on."""
+    s = make_sts(replicas_max=4)
+    written: set[int] = set()
+    crash_pod_2_with_rows_the_master_lacks(s, written, rows=False)
+    s.create_pod(3, wait=False)
+    o3 = wait_start(s, 3, 0, timeout=200)
+    assert o3.ready, o3.describe()
+    assert f"Peer {s.pod_fqdn(2)} did not return: joining without it." in s.pod_log(3)
+    written |= write_ids(s, 3, 3000, 10)
+    assert not wait_rows(s, (0, 1, 3), expect_all(written), timeout=60)
+    since = log_offset(s, 2)
+    s.restart_pod(2, wait=False)
+    o2 = wait_start(s, 2, since, timeout=150)
+    assert o2.ready, o2.describe()
+    assert "Truncate tables for replications." not in s.pod_log(2)[since:], "pod 2 resumes, it does not join"
+    written |= write_ids(s, 2, 2100, 10) | write_ids(s, 3, 3100, 10)
+    missing = wait_rows(s, range(4), expect_all(written), timeout=60)
+    rc, flagged = status(s, 0)
+    assert not missing, f"{summarize(missing)}\n{flagged}"
+    assert rc == 0, flagged

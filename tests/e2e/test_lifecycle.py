@@ -124,3 +124,13 @@ def test_clean_on_one_pod_then_on_all_leaves_no_aku_object(sts):
         assert rc == 0, out + err
     for k in range(3):
         assert aku_objects(sts, k) == {"subscriptions": [], "enabled": [], "slots": [], "publications": []}
+
+
+def test_a_statefulset_of_one_pod_starts_ends_and_reports_healthy(make_sts):
+    # AKU_SERVER_COUNT = 1: no pair at all; the catalog reads name no replication.
+    s = make_sts(replicas_max=1)
+    s.create_pod(0)
+    assert "AKU run successfully." in s.pod_log(0)
+    rc, out, err = s.aku(0, "-s")
+    assert rc == 0 and "Healthy: no problem found." in out, out + err
+    assert s.delete_pod(0) == 0

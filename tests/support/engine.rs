@@ -187,7 +187,7 @@ impl Scenario {
             local.admin_mode = Some(!self.admin_mode_off);
             local.remote_sysdba = Some(true);
         }
-        Observation { me, marker_present: self.marker, local, peers }
+        Observation { me, marker_present: self.marker, local, peers, absent_waited: true }
     }
 }
 

@@ -131,7 +131,7 @@ pub(super) fn read_items(
             "SELECT REPLICATION_NAME, LOCAL_USER_NAME, LOCAL_TABLE_NAME, LOCAL_PARTITION_NAME, REPLICATION_UNIT \
              FROM SYSTEM_.SYS_REPL_ITEMS_ WHERE REPLICATION_NAME IN ({}) \
              ORDER BY REPLICATION_NAME, LOCAL_USER_NAME, LOCAL_TABLE_NAME, LOCAL_PARTITION_NAME",
-            names.join(", ")
+            in_list(&names)
         ),
         config.query_timeout_s,
     )?;
@@ -173,7 +173,7 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
     let objects = objects(config, server);
     let list: Vec<String> = objects.iter().map(|(_, n)| format!("'{n}'")).collect();
     let rows = session.query(
-        &format!("SELECT REPLICATION_NAME, XSN, IS_STARTED FROM SYSTEM_.SYS_REPLICATIONS_ WHERE REPLICATION_NAME IN ({})", list.join(", ")),
+        &format!("SELECT REPLICATION_NAME, XSN, IS_STARTED FROM SYSTEM_.SYS_REPLICATIONS_ WHERE REPLICATION_NAME IN ({})", in_list(&list)),
         config.query_timeout_s,
     )?;
     // ADMIN_MODE first: `start` refuses a server that did not boot with ADMIN_MODE = 1
@@ -210,6 +210,9 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
 pub(super) fn status(config: &Config, server: ServerId, session: &mut dyn Session) -> Result<Vec<PairStatus>, DbError> {
     let objects = objects(config, server);
     let list: Vec<String> = objects.iter().map(|(_, n)| format!("'{n}'")).collect();
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows = session.query(&status_sql(&list.join(", ")), config.query_timeout_s)?;
     Ok(objects
         .into_iter()
@@ -235,4 +238,10 @@ pub(super) fn status(config: &Config, server: ServerId, session: &mut dyn Sessio
             }
         })
         .collect())
+}
+
+/// The items of an SQL `IN (…)` list; `NULL` (matching nothing) when there is none
+/// (a StatefulSet of one server has no pairs).
+fn in_list(items: &[String]) -> String {
+    if items.is_empty() { "NULL".to_owned() } else { items.join(", ") }
 }

@@ -51,7 +51,14 @@ pub struct Altibase {
 
 impl Backend for Altibase {
     fn capabilities(&self) -> Capabilities {
-        Capabilities { bookmarks: true, sync_starts_source: true, group_objects: false, admin_mode: true, item_key }
+        Capabilities {
+            bookmarks: true,
+            absent_bookmarks: false,
+            sync_starts_source: true,
+            group_objects: false,
+            admin_mode: true,
+            item_key,
+        }
     }
 
     /// The Altibase driver has no quoting: its values must be bare-safe
@@ -193,7 +200,9 @@ impl Backend for Altibase {
             | Action::DropGroup { .. }
             | Action::Resume { .. }
             | Action::SetItems { .. }
-            | Action::Refresh { .. } => Vec::new(),
+            | Action::Refresh { .. }
+            | Action::BookmarkAbsent { .. }
+            | Action::LinkAbsent { .. } => Vec::new(),
         }
     }
 

@@ -31,7 +31,7 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
     let t = config.query_timeout_s;
     let objects = objects(config, server);
     let list: Vec<String> = objects.iter().map(|(_, n, _)| lit(n)).collect();
-    let list = list.join(", ");
+    let list = in_list(&list);
     let subs = session.query(
         &format!(
             "SELECT s.subname, s.subenabled, \
@@ -113,6 +113,9 @@ pub fn status_sql(values: &str) -> String {
 pub(super) fn status(config: &Config, server: ServerId, session: &mut dyn Session) -> Result<Vec<PairStatus>, DbError> {
     let objects = objects(config, server);
     let values: Vec<String> = objects.iter().map(|(_, n, _)| format!("({})", lit(n))).collect();
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows = session.query(&status_sql(&values.join(", ")), config.query_timeout_s)?;
     Ok(objects
         .into_iter()
@@ -132,7 +135,8 @@ pub(super) fn status(config: &Config, server: ServerId, session: &mut dyn Sessio
                 retained_bytes: r.int(8),
                 errors: r.text(9).map(str::to_owned),
                 paused_for_join_of: r.text(10).and_then(paused_for),
-                items: r.flag(1).then(|| r.text(11).map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default()),
+                // None until tables are registered (a replication never started yet).
+                items: r.text(11).map(|t| t.split(',').map(str::to_owned).collect()),
             }
         })
         .collect())
@@ -176,7 +180,7 @@ fn read_items(
             "SELECT s.subname, n.nspname, c.relname FROM pg_subscription s JOIN pg_subscription_rel r ON r.srsubid = s.oid \
              JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND s.subname IN ({}) ORDER BY 1, 2, 3",
-            subs.join(", ")
+            in_list(&subs)
         ),
         t,
     )?;
@@ -188,4 +192,10 @@ fn read_items(
         }
     }
     Ok(())
+}
+
+/// The items of an SQL `IN (…)` list; `NULL` (matching nothing) when there is none
+/// (a StatefulSet of one server has no pairs).
+fn in_list(items: &[String]) -> String {
+    if items.is_empty() { "NULL".to_owned() } else { items.join(", ") }
 }

@@ -13,7 +13,7 @@
 use crate::config::Config;
 use crate::lifecycle::port::Op;
 use crate::lifecycle::sql::{Sql, ValueKind, Var};
-use crate::topology::{Pair, ServerId};
+use crate::topology::{self, Pair, ServerId};
 
 use super::sql::{
     clear_note, create_slot_sql, create_subscription_sql, disable, disabled_watch, drop_slot, enable, error_count_sql,
@@ -202,4 +202,45 @@ fn copy_wait(
     .watching(target, disabled_watch(config, target, n))
     .watching(target, unpublished_watch(config, g, source, n))
     .watching(source, slot_lost_watch(config, source, n))
+}
+
+/// The bookmark of an absent peer `absent`, on the copy source: note and hold the
+/// source's subscription from it, and read what it applied of it (L).
+pub(super) fn bookmark_absent(config: &Config, source: ServerId, group: usize, joiner: ServerId, absent: ServerId) -> Vec<Op> {
+    let to_source = name(&config.groups[group], Pair::new(source, absent));
+    let warning = format!(
+        "Peer {} did not return: joining without it. What {} applied of it comes with the copy; rows it wrote that {} had not received before it went down will not reach this pod",
+        topology::host_of(config, absent),
+        topology::host_of(config, source),
+        topology::host_of(config, source),
+    );
+    vec![
+        Op::skip(source, warning, true),
+        note_paused(source, &to_source, joiner),
+        disable(source, &to_source),
+        worker_gone(source, &to_source),
+        Op::capture(source, origin_lsn_sql(&to_source), applied_var(source, &to_source)),
+    ]
+}
+
+/// The link of an absent peer, on the joiner: its subscription from the peer starts
+/// after L (set as its origin progress, kept when its tables are registered later),
+/// its own slot for the peer exists from now (before this pod takes writes), and the
+/// source's subscription from the peer is released. The subscription stays disabled:
+/// the peer's own start enables it when it returns.
+pub(super) fn link_absent(config: &Config, joiner: ServerId, group: usize, absent: ServerId, source: ServerId) -> Vec<Op> {
+    let g = &config.groups[group];
+    let from_absent = name(g, Pair::new(absent, joiner));
+    let to_source = name(g, Pair::new(source, absent));
+    vec![
+        Op::exec(joiner, create_slot_sql(&from_absent)),
+        Op::exec(
+            joiner,
+            Sql::text(format!("SELECT pg_replication_origin_advance('pg_' || {}, ", sub_oid(&from_absent)))
+                .var(&applied_var(source, &to_source))
+                .then(")"),
+        ),
+        enable(source, &to_source),
+        clear_note(source, &to_source),
+    ]
 }

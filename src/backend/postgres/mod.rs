@@ -109,7 +109,14 @@ fn drop(config: &Config, server: ServerId, group: usize, pair: Pair) -> Vec<Op> 
 
 impl Backend for Postgres {
     fn capabilities(&self) -> Capabilities {
-        Capabilities { bookmarks: true, sync_starts_source: false, group_objects: true, admin_mode: false, item_key: sql::item_key }
+        Capabilities {
+            bookmarks: true,
+            absent_bookmarks: true,
+            sync_starts_source: false,
+            group_objects: true,
+            admin_mode: false,
+            item_key: sql::item_key,
+        }
     }
 
     /// Braced where psqlODBC removes braces (`PWD`, `pqopt`) and unixODBC does
@@ -183,6 +190,8 @@ impl Backend for Postgres {
             Action::Sync { group, pair } => join::sync(config, s, *group, *pair),
             Action::Bookmark { group, joiner, source } => join::bookmark(config, s, *group, *joiner, *source),
             Action::Link { group, peer, joiner, source } => join::link(config, *peer, *group, *joiner, *source),
+            Action::BookmarkAbsent { group, joiner, absent, .. } => join::bookmark_absent(config, s, *group, *joiner, *absent),
+            Action::LinkAbsent { group, absent, joiner, source } => join::link_absent(config, *joiner, *group, *absent, *source),
             Action::Resume { group, pair } => {
                 let n = name(&config.groups[*group], *pair);
                 vec![register_tables(config, &config.groups[*group], *pair, s), enable(s, &n), clear_note(s, &n)]

@@ -74,15 +74,19 @@ pub(super) fn create_subscription_sql(config: &Config, group: &ReplicationGroup,
 /// registered before it is enabled. An apply worker discards (and confirms!) the
 /// changes of tables it does not know yet, and `REFRESH PUBLICATION` needs an
 /// enabled subscription: so a subscription without tables is created again with
-/// `connect = true`, which registers them as ready, still disabled.
+/// `connect = true`, which registers them as ready, still disabled. Its origin
+/// progress (a position recorded for it, e.g. by a join for an absent peer) is
+/// carried over to the new subscription.
 pub(super) fn register_tables(config: &Config, group: &ReplicationGroup, pair: Pair, server: ServerId) -> Op {
     let n = name(group, pair);
     Op::exec(
         server,
         format!(
-            "DO $aku$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_subscription_rel WHERE srsubid = {oid}) THEN \
+            "DO $aku$ DECLARE l pg_lsn; BEGIN IF NOT EXISTS (SELECT 1 FROM pg_subscription_rel WHERE srsubid = {oid}) THEN \
+             SELECT o.remote_lsn INTO l FROM pg_replication_origin_status o WHERE o.external_id = 'pg_' || {oid}; \
              ALTER SUBSCRIPTION {id} DISABLE; ALTER SUBSCRIPTION {id} SET (slot_name = NONE); DROP SUBSCRIPTION {id}; \
-             {create}; END IF; END $aku$",
+             {create}; IF l IS NOT NULL AND l <> '0/0' THEN PERFORM pg_replication_origin_advance('pg_' || {oid}, l); END IF; \
+             END IF; END $aku$",
             oid = sub_oid(&n),
             id = ident(&n),
             create = create_subscription_sql(config, group, pair, server, true)
