@@ -240,6 +240,36 @@ fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
             .server(1, Obj::Running, &[(3, Obj::Reset)]),
         Intent::Start,
     ));
+    // Only PostgreSQL links a pair in the peer's absence (capability `absent_bookmarks`).
+    if backend == BackendKind::Postgresql {
+        out.push((
+            "32_slave1_returns_after_pod_2_rejoined_in_its_absence_drains_then_joins",
+            Scenario::new(
+                "slave pod 1 restarts after a crash; pod 2 ended and joined again meanwhile, linking its side with pod 1 in pod 1's absence: drain, then join",
+                c(),
+                1,
+            )
+            .server(1, Obj::Running, &[])
+            .server(0, Obj::Running, &[])
+            .server(2, Obj::Running, &[])
+            .linked_in_absence(2, 1),
+            Intent::Start,
+        ));
+        out.push((
+            "33_slave2_returns_after_pod_3_joined_in_its_absence_resumes",
+            Scenario::new(
+                "slave pod 2 restarts after a crash; pod 3 joined meanwhile and linked its side with pod 2: pod 2 kept nothing for pod 3, so it resumes and clears the note",
+                c(),
+                2,
+            )
+            .server(2, Obj::Running, &[(3, Obj::Reset)])
+            .server(0, Obj::Running, &[])
+            .server(1, Obj::Running, &[])
+            .server(3, Obj::Running, &[])
+            .linked_in_absence(3, 2),
+            Intent::Start,
+        ));
+    }
     out.push((
         "23_slave3_rejoins_after_pod_1_forgot_it_drains_first",
         Scenario::new(

@@ -277,6 +277,11 @@ impl Ctx<'_> {
         }
         if self.has_object(peer, group, pair) && !self.held_by_join(peer, group, pair) {
             out.push(Self::step(peer, Action::Start { group, pair, peer_present: true }));
+            // The peer's join linked this pair in this pod's absence, and this pod's
+            // own side kept nothing stale (else it joins again): the pair is whole now.
+            if self.linked_in_absence(peer, group, pair) {
+                out.push(Self::step(peer, Action::Resume { group, pair }));
+            }
         }
     }
 
@@ -339,10 +344,14 @@ impl Ctx<'_> {
         // A reachable member no longer keeps its side of a pair that is live here (reset
         // by `reset --peer`, or by its own `end` while this pod was down): resuming
         // would miss what was written meanwhile, so the pod joins again from a copy.
-        // (A peer that is joining reset its side on purpose and links it itself.)
+        // (A peer that is joining reset its side on purpose and links it itself.) So
+        // does a member that re-joined while this pod was away: its slot for this pod
+        // is new, and what it wrote before its re-join never reached this pod.
         let forgotten = self.my_objects().into_iter().any(|(g, p)| {
             let peer = p.other(self.me);
-            self.local(g, p).live() && self.member(peer) && self.state_on(peer, g, p).is_some_and(|s| !s.live())
+            self.local(g, p).live()
+                && self.member(peer)
+                && (self.state_on(peer, g, p).is_some_and(|s| !s.live()) || self.linked_in_absence(peer, g, p))
         });
         if master_link_complete && !forgotten && !self.unlinked_pair() {
             Ok(self.slave_start_non_reset())

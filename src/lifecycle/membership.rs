@@ -90,6 +90,12 @@ impl Ctx<'_> {
             .is_some_and(|&j| j != self.me && self.obs.reachable(j) && self.joining(j))
     }
 
+    /// True when `server`'s side of `pair` was linked by its join while this pod was
+    /// absent (see `ServerState::linked_in_absence`).
+    pub(super) fn linked_in_absence(&self, server: ServerId, group: usize, pair: Pair) -> bool {
+        self.obs.server(server).is_some_and(|s| s.linked_in_absence.contains(&crate::lifecycle::ReplKey { group, pair }))
+    }
+
     /// True when a pair of this pod with a complete member is reset on both sides:
     /// it was never linked (a join took the peer for absent, or a pair was reset
     /// by hand), so rows written on either side since may be missing on the other.

@@ -3,7 +3,7 @@
 //! (Altibase `SYS_REPLICATIONS_`, PostgreSQL subscriptions/slots/origins) onto
 //! these fields.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::lifecycle::port::Absence;
 use crate::topology::{Pair, ServerId};
@@ -58,6 +58,10 @@ pub struct ServerState {
     /// Replications of this server that a join paused (with a bookmark) and did not
     /// release, with the joining server (PostgreSQL: a note on the subscription).
     pub paused: BTreeMap<ReplKey, ServerId>,
+    /// Replications of this server that a join linked while their peer was absent
+    /// (PostgreSQL: a note on the subscription): this server's slot for the peer
+    /// is newer than any restart point the peer kept for it.
+    pub linked_in_absence: BTreeSet<ReplKey>,
     /// The server's administrative mode, where the backend has one (Altibase
     /// `ADMIN_MODE = 1`: only SYSDBA may connect); `None` when it has none.
     pub admin_mode: Option<bool>,

@@ -83,6 +83,8 @@ pub struct Scenario {
     pub unanswered: Vec<u8>,
     /// (server, peer, joiner): the server's replication with the peer was paused by the join of `joiner`.
     pub paused: Vec<(u8, u8, u8)>,
+    /// (server, peer): the server's join linked its replication with the peer while the peer was absent.
+    pub linked_in_absence: Vec<(u8, u8)>,
     /// This pod's server booted with ADMIN_MODE = 0 (Altibase).
     pub admin_mode_off: bool,
     /// Servers whose objects hold these items (every group alike); others are not read.
@@ -99,6 +101,7 @@ impl Scenario {
             servers: BTreeMap::new(),
             unanswered: Vec::new(),
             paused: Vec::new(),
+            linked_in_absence: Vec::new(),
             admin_mode_off: false,
             holding: BTreeMap::new(),
         }
@@ -126,6 +129,12 @@ impl Scenario {
     /// On `server`, the replication with `peer` was paused by the join of `joiner`.
     pub fn paused(mut self, server: u8, peer: u8, joiner: u8) -> Scenario {
         self.paused.push((server, peer, joiner));
+        self
+    }
+
+    /// On `server`, the replication with `peer` was linked by a join while `peer` was absent.
+    pub fn linked_in_absence(mut self, server: u8, peer: u8) -> Scenario {
+        self.linked_in_absence.push((server, peer));
         self
     }
 
@@ -162,6 +171,9 @@ impl Scenario {
             }
             for &(server, peer, joiner) in self.paused.iter().filter(|p| p.0 == id) {
                 state.paused.insert(ReplKey { group, pair: Pair::new(ServerId(server), ServerId(peer)) }, ServerId(joiner));
+            }
+            for &(server, peer) in self.linked_in_absence.iter().filter(|p| p.0 == id) {
+                state.linked_in_absence.insert(ReplKey { group, pair: Pair::new(ServerId(server), ServerId(peer)) });
             }
         }
         state
@@ -262,6 +274,9 @@ pub fn transcript(scenario: &Scenario, intent: Intent) -> String {
     }
     for id in &scenario.unanswered {
         let _ = writeln!(out, "# server {id} resolves but does not answer");
+    }
+    for (server, peer) in &scenario.linked_in_absence {
+        let _ = writeln!(out, "# server {server}: its join linked its replication with server {peer} while server {peer} was absent");
     }
     for (server, peer, joiner) in &scenario.paused {
         let _ = writeln!(out, "# server {server}: its replication with server {peer} was paused by the join of server {joiner}");

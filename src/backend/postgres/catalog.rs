@@ -9,7 +9,7 @@ use crate::odbc::{DbError, Row, Session};
 use crate::topology::{self, ServerId};
 
 use super::preconditions::{problems, tables};
-use super::sql::{lit, paused_for};
+use super::sql::{linked_in_absence, lit, paused_for};
 
 /// Every replication of `server`: its key, folded name and number of tables.
 fn objects(config: &Config, server: ServerId) -> Vec<(ReplKey, String, usize)> {
@@ -60,8 +60,12 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
         if let Some(bytes) = slot.and_then(|r| r.int(1)) {
             state.retained_bytes.insert(key, bytes);
         }
-        if let Some(joiner) = find(&subs, &n).and_then(|r| r.text(5)).and_then(paused_for) {
+        let note = find(&subs, &n).and_then(|r| r.text(5));
+        if let Some(joiner) = note.and_then(paused_for) {
             state.paused.insert(key, joiner);
+        }
+        if note.is_some_and(linked_in_absence) {
+            state.linked_in_absence.insert(key);
         }
         let repl = match find(&subs, &n) {
             None => ReplicationState { reset: !has_slot, sending: has_slot, ..ReplicationState::MISSING },

@@ -17,8 +17,8 @@ use crate::topology::{self, Pair, ServerId};
 
 use super::sql::{
     clear_note, create_slot_sql, create_subscription_sql, disable, disabled_watch, drop_slot, enable, error_count_sql,
-    failing_workers_watch, ident, lit, name, note_paused, origin_lsn_sql, pod, register_tables, relation, slot_lost_watch, sub_oid,
-    text_lit, worker_gone,
+    failing_workers_watch, ident, lit, name, note_absent_link, note_paused, origin_lsn_sql, pod, register_tables, relation,
+    slot_lost_watch, sub_oid, text_lit, worker_gone,
 };
 
 /// The bookmark of peer `k` for a joiner: the position of k's slot for the joiner.
@@ -240,6 +240,7 @@ pub(super) fn link_absent(config: &Config, joiner: ServerId, group: usize, absen
                 .var(&applied_var(source, &to_source))
                 .then(")"),
         ),
+        note_absent_link(joiner, &from_absent, absent),
         enable(source, &to_source),
         clear_note(source, &to_source),
     ]

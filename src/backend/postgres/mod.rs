@@ -31,8 +31,9 @@ use crate::odbc::{DbError, Session};
 use crate::topology::{Pair, ServerId};
 
 use sql::{
-    clear_note, create_publication_sql, create_slot_sql, create_subscription_sql, disable, disabled_watch, drop_slot, enable,
-    error_count_sql, failing_workers_watch, ident, lit, name, register_tables, relation_sql, slot_lost_watch, sub_oid, worker_gone,
+    clear_absent_link_note, clear_note, create_publication_sql, create_slot_sql, create_subscription_sql, disable, disabled_watch,
+    drop_slot, enable, error_count_sql, failing_workers_watch, ident, lit, name, register_tables, relation_sql, slot_lost_watch, sub_oid,
+    worker_gone,
 };
 
 /// The PostgreSQL backend.
@@ -91,6 +92,7 @@ fn reset(config: &Config, server: ServerId, group: usize, pair: Pair) -> Vec<Op>
             sub_oid(&n)
         ),
     ));
+    ops.push(clear_absent_link_note(server, &n));
     ops
 }
 

@@ -170,7 +170,37 @@ pub(super) fn note_paused(server: ServerId, n: &str, joiner: ServerId) -> Op {
     Op::exec(server, format!("COMMENT ON SUBSCRIPTION {} IS '{PAUSE_NOTE}{joiner}'", ident(n)))
 }
 
-/// Clears the pause note of subscription `n` on `server`.
+/// The note on a joiner's subscription from a peer that was absent during the join
+/// (`aku: linked in the absence of server <k>`): the joiner's slot for that peer is
+/// new, so a restart point the peer kept for the joiner's older stream is stale.
+/// The next start of the subscription clears it.
+pub(super) const ABSENT_LINK_NOTE: &str = "aku: linked in the absence of server ";
+
+/// Records on `server` that its subscription `n` was linked while `absent` was away.
+pub(super) fn note_absent_link(server: ServerId, n: &str, absent: ServerId) -> Op {
+    Op::exec(server, format!("COMMENT ON SUBSCRIPTION {} IS '{ABSENT_LINK_NOTE}{absent}'", ident(n)))
+}
+
+/// Clears the absent-link note of subscription `n` on `server`, and no other note
+/// (a reset makes it moot: no restart point is kept for either stream).
+pub(super) fn clear_absent_link_note(server: ServerId, n: &str) -> Op {
+    Op::exec(
+        server,
+        format!(
+            "DO $aku$ BEGIN IF shobj_description((SELECT oid FROM pg_subscription WHERE subname = {}), 'pg_subscription') \
+             LIKE '{ABSENT_LINK_NOTE}%' THEN COMMENT ON SUBSCRIPTION {} IS NULL; END IF; END $aku$",
+            lit(n),
+            ident(n)
+        ),
+    )
+}
+
+/// True when a subscription's note says it was linked in its peer's absence.
+pub(super) fn linked_in_absence(note: &str) -> bool {
+    note.starts_with(ABSENT_LINK_NOTE)
+}
+
+/// Clears the note (pause or absent link) of subscription `n` on `server`.
 pub(super) fn clear_note(server: ServerId, n: &str) -> Op {
     Op::exec(server, format!("COMMENT ON SUBSCRIPTION {} IS NULL", ident(n)))
 }
