@@ -44,11 +44,13 @@ import os
 import random
 import re
 import selectors
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from faults import (
@@ -657,6 +659,12 @@ def test_randomized_faults_overlapping_joins_lose_no_acknowledged_row(make_sts, 
     finally:
         for w in chaos.writers.values():
             w.stop.set()
+        if os.environ.get("AKU_CHAOS_LOGS"):  # each pod's log, to read a failure later
+            keep = Path(os.environ["AKU_CHAOS_LOGS"]) / f"seed{seed}"
+            keep.mkdir(parents=True, exist_ok=True)
+            for k in range(REPLICAS_MAX):
+                if s.log_path(k).exists():
+                    shutil.copy(s.log_path(k), keep / f"pod{k}.log")
     text = report.text()
     print(text)
     if os.environ.get("AKU_CHAOS_REPORT"):

@@ -38,7 +38,7 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
              (SELECT count(*) FROM pg_subscription_rel r WHERE r.srsubid = s.oid), \
              (SELECT count(*) FROM pg_subscription_rel r WHERE r.srsubid = s.oid AND r.srsubstate = 'r'), \
              coalesce((SELECT o.remote_lsn <> '0/0' FROM pg_replication_origin_status o WHERE o.external_id = 'pg_' || s.oid), false), \
-             shobj_description(s.oid, 'pg_subscription') \
+             obj_description(s.oid, 'pg_subscription') \
              FROM pg_subscription s WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              AND s.subname IN ({list})"
         ),
@@ -103,7 +103,7 @@ pub fn status_sql(values: &str) -> String {
          (SELECT format('apply errors %s, sync errors %s, conflicts %s', ss.apply_error_count, ss.sync_error_count, \
                  (SELECT coalesce(sum(e.value::bigint), 0) FROM jsonb_each_text(to_jsonb(ss)) e WHERE e.key LIKE 'confl\\_%')) \
             FROM pg_stat_subscription_stats ss WHERE ss.subid = s.oid), \
-         shobj_description(s.oid, 'pg_subscription'), \
+         obj_description(s.oid, 'pg_subscription'), \
          (SELECT string_agg(rn.nspname || '.' || rc.relname, ',' ORDER BY rn.nspname, rc.relname) FROM pg_subscription_rel rr \
             JOIN pg_class rc ON rc.oid = rr.srrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rr.srsubid = s.oid) \
          FROM (VALUES {values}) AS n(name) \

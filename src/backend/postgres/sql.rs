@@ -187,7 +187,7 @@ pub(super) fn clear_absent_link_note(server: ServerId, n: &str) -> Op {
     Op::exec(
         server,
         format!(
-            "DO $aku$ BEGIN IF shobj_description((SELECT oid FROM pg_subscription WHERE subname = {}), 'pg_subscription') \
+            "DO $aku$ BEGIN IF obj_description((SELECT oid FROM pg_subscription WHERE subname = {}), 'pg_subscription') \
              LIKE '{ABSENT_LINK_NOTE}%' THEN COMMENT ON SUBSCRIPTION {} IS NULL; END IF; END $aku$",
             lit(n),
             ident(n)
