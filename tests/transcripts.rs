@@ -269,6 +269,34 @@ fn scenarios(backend: BackendKind) -> Vec<(&'static str, Scenario, Intent)> {
             .linked_in_absence(3, 2),
             Intent::Start,
         ));
+        out.push((
+            "34_slave2_returns_after_pod_3_joined_in_its_absence_keeping_a_slot_resumes",
+            Scenario::new(
+                "slave pod 2 restarts after a crash; an earlier attempt of pod 3's join bookmarked pod 2 (its slot for pod 3 is live), then pod 3 joined without it: pod 2 never received from pod 3, so it resumes",
+                c(),
+                2,
+            )
+            .server(2, Obj::Running, &[])
+            .server(0, Obj::Running, &[])
+            .server(1, Obj::Running, &[])
+            .server(3, Obj::Running, &[])
+            .received_nothing(2, 3)
+            .linked_in_absence(3, 2),
+            Intent::Start,
+        ));
+        out.push((
+            "35_slave1_returns_stopped_after_pod_2_rejoined_in_its_absence_stops_what_it_drained",
+            Scenario::new(
+                "as 32, with pod 1's replication with pod 2 stopped: the drain starts it on both sides, and the join stops it again before the reset",
+                c(),
+                1,
+            )
+            .server(1, Obj::Running, &[(2, Obj::StoppedLive)])
+            .server(0, Obj::Running, &[])
+            .server(2, Obj::Running, &[])
+            .linked_in_absence(2, 1),
+            Intent::Start,
+        ));
     }
     out.push((
         "23_slave3_rejoins_after_pod_1_forgot_it_drains_first",

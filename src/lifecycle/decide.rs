@@ -345,13 +345,17 @@ impl Ctx<'_> {
         // by `reset --peer`, or by its own `end` while this pod was down): resuming
         // would miss what was written meanwhile, so the pod joins again from a copy.
         // (A peer that is joining reset its side on purpose and links it itself.) So
-        // does a member that re-joined while this pod was away: its slot for this pod
-        // is new, and what it wrote before its re-join never reached this pod.
+        // does a member that re-joined while this pod was away, when this pod had
+        // received from it before: its slot for this pod is new, and what it wrote
+        // before its re-join never reached this pod. (A peer this pod never received
+        // from, one that joined for the first time, is linked by a resume.)
         let forgotten = self.my_objects().into_iter().any(|(g, p)| {
             let peer = p.other(self.me);
             self.local(g, p).live()
                 && self.member(peer)
-                && (self.state_on(peer, g, p).is_some_and(|s| !s.live()) || self.linked_in_absence(peer, g, p))
+                && (self.state_on(peer, g, p).is_some_and(|s| !s.live())
+                    || (self.linked_in_absence(peer, g, p)
+                        && self.obs.local.received.contains(&crate::lifecycle::ReplKey { group: g, pair: p })))
         });
         if master_link_complete && !forgotten && !self.unlinked_pair() {
             Ok(self.slave_start_non_reset())

@@ -25,8 +25,15 @@ impl Ctx<'_> {
         // Peers that are joining themselves are not bookmarked: their own join links the pair.
         let running: Vec<ServerId> = self.obs.reachable_peers().into_iter().filter(|&k| k != source && self.member(k)).collect();
         let mut phases = PhaseList::default();
+        // The pairs the drain starts (on both sides): they are stopped below like
+        // those observed started, else a reset would wait for their workers forever.
+        let mut drained = Vec::new();
         if drain {
             let (start, flush) = self.drain_steps();
+            drained.extend(start.iter().filter_map(|s| match s.action {
+                Action::Start { group, pair, .. } => Some((group, pair)),
+                _ => None,
+            }));
             phases.push(messages::DRAIN_START, start);
             phases.push(messages::DRAIN, flush);
         }
@@ -35,7 +42,7 @@ impl Ctx<'_> {
         let stop_local = self
             .my_objects()
             .into_iter()
-            .filter(|&(g, p)| self.local(g, p).started)
+            .filter(|&(g, p)| self.local(g, p).started || drained.contains(&(g, p)))
             .map(|(group, pair)| Self::step(joiner, Action::Stop { group, pair }))
             .collect();
         phases.push(messages::STOP, stop_local);
@@ -57,7 +64,7 @@ impl Ctx<'_> {
             for peer in self.obs.reachable_peers() {
                 let pair = Pair::new(peer, joiner);
                 if let Some(state) = self.state_on(peer, group, pair) {
-                    if state.started {
+                    if state.started || drained.contains(&(group, pair)) {
                         stop.push(Self::step(peer, Action::Stop { group, pair }));
                     }
                     if state.live() {

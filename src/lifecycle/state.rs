@@ -62,6 +62,10 @@ pub struct ServerState {
     /// (PostgreSQL: a note on the subscription): this server's slot for the peer
     /// is newer than any restart point the peer kept for it.
     pub linked_in_absence: BTreeSet<ReplKey>,
+    /// Replications of this server that have applied changes from their peer since
+    /// they were last reset, where the backend tells (PostgreSQL: the subscription's
+    /// origin progress is not `0/0`). Only read together with `linked_in_absence`.
+    pub received: BTreeSet<ReplKey>,
     /// The server's administrative mode, where the backend has one (Altibase
     /// `ADMIN_MODE = 1`: only SYSDBA may connect); `None` when it has none.
     pub admin_mode: Option<bool>,

@@ -85,6 +85,9 @@ pub struct Scenario {
     pub paused: Vec<(u8, u8, u8)>,
     /// (server, peer): the server's join linked its replication with the peer while the peer was absent.
     pub linked_in_absence: Vec<(u8, u8)>,
+    /// (server, peer): the server's live replication with the peer never applied a
+    /// change from it (others that are live have).
+    pub received_nothing: Vec<(u8, u8)>,
     /// This pod's server booted with ADMIN_MODE = 0 (Altibase).
     pub admin_mode_off: bool,
     /// Servers whose objects hold these items (every group alike); others are not read.
@@ -102,6 +105,7 @@ impl Scenario {
             unanswered: Vec::new(),
             paused: Vec::new(),
             linked_in_absence: Vec::new(),
+            received_nothing: Vec::new(),
             admin_mode_off: false,
             holding: BTreeMap::new(),
         }
@@ -138,6 +142,12 @@ impl Scenario {
         self
     }
 
+    /// On `server`, the live replication with `peer` never applied a change from it.
+    pub fn received_nothing(mut self, server: u8, peer: u8) -> Scenario {
+        self.received_nothing.push((server, peer));
+        self
+    }
+
     /// The objects of server `id` (its group objects and every existing pair) hold `items`.
     pub fn holding(mut self, id: u8, items: Vec<ReplicationItem>) -> Scenario {
         self.holding.insert(id, items);
@@ -159,7 +169,11 @@ impl Scenario {
         let mut state = ServerState::default();
         for group in 0..self.config.groups.len() {
             for (&peer, &obj) in &self.servers[&id] {
-                state.replications.insert(ReplKey { group, pair: Pair::new(ServerId(id), ServerId(peer)) }, obj.state());
+                let key = ReplKey { group, pair: Pair::new(ServerId(id), ServerId(peer)) };
+                state.replications.insert(key, obj.state());
+                if obj.state().live() && !self.received_nothing.contains(&(id, peer)) {
+                    state.received.insert(key);
+                }
             }
             if let Some(items) = self.holding.get(&id) {
                 state.group_items.insert(group, items.clone());
@@ -277,6 +291,9 @@ pub fn transcript(scenario: &Scenario, intent: Intent) -> String {
     }
     for (server, peer) in &scenario.linked_in_absence {
         let _ = writeln!(out, "# server {server}: its join linked its replication with server {peer} while server {peer} was absent");
+    }
+    for (server, peer) in &scenario.received_nothing {
+        let _ = writeln!(out, "# server {server}: its replication with server {peer} never applied a change from it");
     }
     for (server, peer, joiner) in &scenario.paused {
         let _ = writeln!(out, "# server {server}: its replication with server {peer} was paused by the join of server {joiner}");

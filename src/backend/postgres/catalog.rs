@@ -67,6 +67,9 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
         if note.is_some_and(linked_in_absence) {
             state.linked_in_absence.insert(key);
         }
+        if find(&subs, &n).is_some_and(|r| r.flag(4)) {
+            state.received.insert(key);
+        }
         let repl = match find(&subs, &n) {
             None => ReplicationState { reset: !has_slot, sending: has_slot, ..ReplicationState::MISSING },
             Some(r) => {
