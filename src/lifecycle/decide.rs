@@ -353,9 +353,7 @@ impl Ctx<'_> {
             let peer = p.other(self.me);
             self.local(g, p).live()
                 && self.member(peer)
-                && (self.state_on(peer, g, p).is_some_and(|s| !s.live())
-                    || (self.linked_in_absence(peer, g, p)
-                        && self.obs.local.received.contains(&crate::lifecycle::ReplKey { group: g, pair: p })))
+                && (self.state_on(peer, g, p).is_some_and(|s| !s.live()) || self.relinked_after_receiving(peer, g, p))
         });
         if master_link_complete && !forgotten && !self.unlinked_pair() {
             Ok(self.slave_start_non_reset())

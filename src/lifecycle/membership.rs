@@ -96,6 +96,14 @@ impl Ctx<'_> {
         self.obs.server(server).is_some_and(|s| s.linked_in_absence.contains(&crate::lifecycle::ReplKey { group, pair }))
     }
 
+    /// True when `peer`'s join linked `pair` while this pod was absent, and this pod's
+    /// side had received from the peer before: the peer's slot for this pod is newer
+    /// than the stream this pod followed, so what the peer wrote in between is missing
+    /// here. (A side that never received from the peer loses nothing by resuming.)
+    pub(super) fn relinked_after_receiving(&self, peer: ServerId, group: usize, pair: Pair) -> bool {
+        self.linked_in_absence(peer, group, pair) && self.obs.local.received.contains(&crate::lifecycle::ReplKey { group, pair })
+    }
+
     /// True when a pair of this pod with a complete member is reset on both sides:
     /// it was never linked (a join took the peer for absent, or a pair was reset
     /// by hand), so rows written on either side since may be missing on the other.

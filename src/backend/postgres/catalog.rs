@@ -60,24 +60,27 @@ pub(super) fn observe(config: &Config, server: ServerId, session: &mut dyn Sessi
         if let Some(bytes) = slot.and_then(|r| r.int(1)) {
             state.retained_bytes.insert(key, bytes);
         }
-        let note = find(&subs, &n).and_then(|r| r.text(5));
+        let sub = find(&subs, &n);
+        let note = sub.and_then(|r| r.text(5));
         if let Some(joiner) = note.and_then(paused_for) {
             state.paused.insert(key, joiner);
         }
         if note.is_some_and(linked_in_absence) {
             state.linked_in_absence.insert(key);
         }
-        if find(&subs, &n).is_some_and(|r| r.flag(4)) {
+        // Column 4: the subscription's origin progress is not 0/0.
+        let received = sub.is_some_and(|r| r.flag(4));
+        if received {
             state.received.insert(key);
         }
-        let repl = match find(&subs, &n) {
+        let repl = match sub {
             None => ReplicationState { reset: !has_slot, sending: has_slot, ..ReplicationState::MISSING },
             Some(r) => {
                 let count = |i: usize| r.int(i).and_then(|v| usize::try_from(v).ok()).unwrap_or(0);
                 ReplicationState {
                     exists: true,
                     started: r.flag(1),
-                    reset: !has_slot && !r.flag(4),
+                    reset: !has_slot && !received,
                     sending: has_slot,
                     // Every registered table finished its copy (the set itself is compared
                     // with the items in force by the decide stage).
