@@ -334,13 +334,6 @@ impl Ctx<'_> {
             let s = self.local(g, master_pair);
             s.live() && s.ready && s.sending
         });
-        // Reset and stopped: what an `end` of the master does to this pod's side. (A
-        // join interrupted after its copy leaves the link started, and is redone.)
-        let master_link_reset = self.groups().all(|g| {
-            let s = self.local(g, master_pair);
-            !s.live() && !s.started
-        });
-        let other_live = self.my_objects().into_iter().any(|(g, p)| p != master_pair && self.local(g, p).live());
         // A reachable member no longer keeps its side of a pair that is live here (reset
         // by `reset --peer`, or by its own `end` while this pod was down): resuming
         // would miss what was written meanwhile, so the pod joins again from a copy.
@@ -357,7 +350,9 @@ impl Ctx<'_> {
         });
         if master_link_complete && !forgotten && !self.unlinked_pair() {
             Ok(self.slave_start_non_reset())
-        } else if master_link_reset && other_live {
+        } else if self.slave_failed(self.me) {
+            // Reset and stopped beside a live link: what a `clean` of the master (or a reset
+            // by hand) leaves on this pod's side.
             Err(Refusal::SlaveFailure)
         } else {
             let master = ServerId::MASTER;

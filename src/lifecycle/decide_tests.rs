@@ -355,3 +355,61 @@ fn recovery_needs_a_failed_master_and_a_live_source() {
     started.marker_present = true;
     assert!(decide(&config, caps(&config), Intent::Recover(ServerId(1)), &started, "m").is_err());
 }
+
+/// Runs `obs`'s start (a join that resets this pod's live links), then, for every
+/// prefix of its own reset phase that ran before it failed or was killed, the next
+/// start: it must join again. Returns the order of the resets.
+fn every_reset_prefix_joins_again(config: &Config, obs: &Observation) -> Vec<Pair> {
+    let me = obs.me;
+    let plan = decide(config, caps(config), Intent::Start, obs, "m").unwrap();
+    assert_eq!(plan.procedure, Procedure::SlaveStartFresh);
+    let reset_phase = plan.phases.iter().find(|p| p.begin == messages::RESET.0).expect("a reset phase");
+    let resets: Vec<Pair> = reset_phase
+        .steps
+        .iter()
+        .filter_map(|s| match s.action {
+            Action::Reset { pair, .. } if s.server == me => Some(pair),
+            _ => None,
+        })
+        .collect();
+    for done in 0..=resets.len() {
+        let mut after = obs.clone();
+        for state in after.local.replications.values_mut() {
+            state.started = false;
+        }
+        for pair in &resets[..done] {
+            let key = ReplKey { group: 0, pair: *pair };
+            after.local.replications.insert(key, state(true, false));
+            after.local.received.remove(&key);
+        }
+        let next = decide(config, caps(config), Intent::Start, &after, "m");
+        assert_eq!(next.map(|p| p.procedure), Ok(Procedure::SlaveStartFresh), "{done} of the resets {resets:?} done");
+    }
+    resets
+}
+
+#[test]
+fn a_join_stopped_anywhere_in_its_own_reset_phase_is_joined_again_not_refused() {
+    // Slave 2 returns with every link live but must join again: the master reset its
+    // side. The link with the master is reset last, so it is never found reset and
+    // stopped beside another live link (the SLAVE failure).
+    for backend in [BackendKind::Altibase, BackendKind::Postgresql] {
+        let config = config(backend, 0b111);
+        let me = ServerId(2);
+        let obs = observation(me, false, Local::Live, &[Peer::Reset, Peer::Live, Peer::Live]);
+        let resets = every_reset_prefix_joins_again(&config, &obs);
+        assert_eq!(resets, [Pair::new(ServerId(1), me), Pair::new(me, ServerId(3)), Pair::new(ServerId::MASTER, me)], "{backend:?}");
+    }
+    // Slave 2 had received from pod 3, which re-joined in its absence: that link keeps
+    // the next start re-joining, so it is reset after the link with the master.
+    let config = config(BackendKind::Postgresql, 0b111);
+    let me = ServerId(2);
+    let mut obs = observation(me, false, Local::Live, &[Peer::Live, Peer::Live, Peer::Live]);
+    let relinked = ReplKey { group: 0, pair: Pair::new(me, ServerId(3)) };
+    obs.local.received = obs.local.replications.keys().copied().collect();
+    if let Some(PeerState::Reachable(s3)) = obs.peers.get_mut(&ServerId(3)) {
+        s3.linked_in_absence.insert(relinked);
+    }
+    let resets = every_reset_prefix_joins_again(&config, &obs);
+    assert_eq!(resets, [Pair::new(ServerId(1), me), Pair::new(ServerId::MASTER, me), relinked.pair]);
+}

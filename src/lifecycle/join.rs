@@ -47,14 +47,14 @@ impl Ctx<'_> {
             .collect();
         phases.push(messages::STOP, stop_local);
         // And forget this pod's own restart points: its data is replaced by the copy,
-        // so nothing it logged before may be sent to its peers.
-        let reset_local = self
-            .my_objects()
-            .into_iter()
-            .filter(|&(g, p)| self.local(g, p).live())
-            .map(|(group, pair)| Self::step(joiner, Action::Reset { group, pair }))
-            .collect();
-        phases.push(messages::RESET, reset_local);
+        // so nothing it logged before may be sent to its peers. Ordered so that a join
+        // that fails or is killed part-way through leaves a state its next start joins
+        // again from: the link with the source after the other links (never reset and
+        // stopped beside another live link: a SLAVE failure), and after it the links a
+        // peer re-linked in this pod's absence (they keep this pod re-joining).
+        let mut live: Vec<(usize, Pair)> = self.my_objects().into_iter().filter(|&(g, p)| self.local(g, p).live()).collect();
+        live.sort_by_key(|&(g, p)| if self.relinked_after_receiving(p.other(joiner), g, p) { 2 } else { u8::from(p == source_pair) });
+        phases.push(messages::RESET, live.into_iter().map(|(group, pair)| Self::step(joiner, Action::Reset { group, pair })).collect());
         phases.push(messages::CREATE, self.create_missing());
 
         // Every reachable peer's side of its pair with this pod starts from scratch:

@@ -21,9 +21,8 @@ impl Ctx<'_> {
     /// complete link has finished its copy (`ready`) and holds both restart
     /// points (`live` and `sending`); the last step of a join creates the latter.
     ///
-    /// A slave whose link with the master is reset and stopped while another of its
-    /// own links is live is not joining: that is the documented SLAVE failure (its
-    /// own start refuses), and a join resets all of the joiner's own sides first.
+    /// A slave in the documented SLAVE failure (`slave_failed`) is not joining: its
+    /// own start refuses, and a join never leaves that state behind.
     pub(super) fn joining(&self, server: ServerId) -> bool {
         if server.is_master() {
             return false;
@@ -34,12 +33,26 @@ impl Ctx<'_> {
             let s = state.replication(g, master_pair);
             !(s.live() && s.ready && s.sending)
         });
+        incomplete && !self.slave_failed(server)
+    }
+
+    /// The documented SLAVE failure of reachable slave `server`: its link with the
+    /// master is reset (or missing) and stopped in every group, while another of its
+    /// links is live. A link that a peer re-linked in this server's absence after it
+    /// had received from that peer does not count: that pair is joined again anyway,
+    /// and a join resets it after the link with the master (see `join`), so a join
+    /// stopped in between is redone rather than refused.
+    pub(super) fn slave_failed(&self, server: ServerId) -> bool {
+        let Some(state) = self.obs.server(server) else { return false };
+        let master_pair = Pair::new(ServerId::MASTER, server);
         let link_reset = self.groups().all(|g| {
             let s = state.replication(g, master_pair);
             !s.live() && !s.started
         });
-        let other_live = state.replications.iter().any(|(k, s)| k.pair != master_pair && s.live());
-        incomplete && !(link_reset && other_live)
+        link_reset
+            && state.replications.iter().any(|(k, s)| {
+                k.pair != master_pair && s.live() && !self.relinked_after_receiving_on(server, k.pair.other(server), k.group, k.pair)
+            })
     }
 
     /// True when `peer` is reachable and a complete member (or the master).
@@ -101,7 +114,13 @@ impl Ctx<'_> {
     /// than the stream this pod followed, so what the peer wrote in between is missing
     /// here. (A side that never received from the peer loses nothing by resuming.)
     pub(super) fn relinked_after_receiving(&self, peer: ServerId, group: usize, pair: Pair) -> bool {
-        self.linked_in_absence(peer, group, pair) && self.obs.local.received.contains(&crate::lifecycle::ReplKey { group, pair })
+        self.relinked_after_receiving_on(self.me, peer, group, pair)
+    }
+
+    /// `relinked_after_receiving`, judged for reachable `server`'s side of `pair`.
+    pub(super) fn relinked_after_receiving_on(&self, server: ServerId, peer: ServerId, group: usize, pair: Pair) -> bool {
+        self.linked_in_absence(peer, group, pair)
+            && self.obs.server(server).is_some_and(|s| s.received.contains(&crate::lifecycle::ReplKey { group, pair }))
     }
 
     /// True when a pair of this pod with a complete member is reset on both sides:

@@ -60,12 +60,14 @@ pub const UNANSWERED_WAIT: Duration = Duration::from_secs(60);
 
 /// Runs `run.intent` on server `me`: observes the cluster through `connector`, then
 /// [`run_observed`]. A join that a peer's silence refuses observes that peer again
-/// every 2 s for up to [`UNANSWERED_WAIT`] first (a signal ends the wait).
+/// every 2 s for up to [`UNANSWERED_WAIT`] first (a signal ends the wait); after
+/// such a wait every server is observed again before the decision.
 pub fn run_procedure(run: &Run, connector: &Arc<dyn Connector>, me: ServerId) -> Result<Outcome, RunError> {
     let marker_present = marker::exists(&run.marker);
     let (mut obs, mut sessions) = observe(run, connector, me, marker_present)?;
     let started = Instant::now();
     let mut last_note: Option<Instant> = None;
+    let mut waited = false;
     loop {
         let decided = decide(&run.config, run.backend.capabilities(), run.intent, &obs, &run.marker.display().to_string());
         let (server, host, why) = match decided {
@@ -93,12 +95,22 @@ pub fn run_procedure(run: &Run, connector: &Arc<dyn Connector>, me: ServerId) ->
                 UNANSWERED_WAIT.as_secs()
             );
         }
+        waited = true;
         let until = Instant::now() + Duration::from_secs(2);
         while Instant::now() < until && !run.interrupted.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(50));
         }
         let away: Vec<ServerId> = obs.peers.iter().filter(|(_, p)| matches!(p, PeerState::Absent(_))).map(|(id, _)| *id).collect();
         obs.peers.extend(observe_peers(&run.config, &run.backend, connector, &away, &mut sessions, &run.sink));
+    }
+    if waited {
+        // The state read before the wait is up to a minute old: workers started or
+        // stopped, positions moved. Decide on what the servers hold now.
+        emit!(run.sink, Info, "akuObserve", None, None, "Reading the state of every server again after the wait.");
+        let absent_waited = obs.absent_waited;
+        drop(sessions);
+        (obs, sessions) = observe(run, connector, me, marker_present)?;
+        obs.absent_waited = absent_waited;
     }
     run_observed(run, &obs, sessions)
 }

@@ -110,8 +110,11 @@ def make_sts(request, aku_bin) -> Iterator[Callable[..., StatefulSet]]:
             for k in range(s.replicas_max):
                 log = s.pod_log(k)
                 if log:
-                    tail = "\n".join(log.splitlines()[-40:])
-                    print(f"----- {s.pod_name(k)}: last lines of the pod log -----\n{tail}")
+                    # aku's and the entrypoint's lines only: the server's crowd them out of an excerpt.
+                    ours = [line[:240] for line in log.splitlines()
+                            if line.startswith(("[AKU]", "[entrypoint]", "AKU "))]
+                    tail = "\n".join(ours[-30:])
+                    print(f"----- {s.pod_name(k)}: last lines of aku and the entrypoint -----\n{tail}")
         s.teardown()
 
 

@@ -296,3 +296,39 @@ def test_a_slave_returning_after_a_peer_rejoined_without_it_joins_again_and_gets
     rc, flagged = status(s, 0)
     assert not missing, f"{summarize(missing)}\n{flagged}"
     assert rc == 0, flagged
+
+
+def test_a_peer_crashing_while_a_joiner_starts_replications_leaves_a_start_the_kubelet_completes(make_sts):
+    """Seed 6 of the randomized run (second form): pod 3 joins; when it logs `Start
+    replications.`, pod 2 crashes and stays down. The join may fail (exit 10, the
+    peer's session died under a statement), but what it leaves must be completed by
+    the kubelet's next start, never refused as a SLAVE failure; rows written on the
+    running pods reach each other, and pod 2, when it returns, gets them and gives
+    its own."""
+    s = make_sts(replicas_max=4)
+    written: set[int] = set()
+    s.scale(3)
+    written |= write_ids(s, 0, 1, 10) | write_ids(s, 2, 2000, 10)
+    assert not wait_rows(s, range(3), expect_all(written), timeout=60)
+    s.create_pod(3, wait=False)
+    assert wait_log(s, 3, "Start replications.", 0, timeout=150), s.pod_log(3)
+    s.kill_pod(2)
+    first = wait_start(s, 3, 0, timeout=200)
+    outcomes = [first.describe()]
+    if not first.ready:
+        assert first.kind == "exited", f"pod 3's join neither completed nor failed: {first.describe()}"
+        outcomes += restart_until_ready(s, 3, timeout=200)
+    print(f"pod 3's starts: {outcomes}")
+    assert s.marker_exists(3), f"pod 3 never became ready: {outcomes}\n{s.pod_log(3)}"
+    written |= write_ids(s, 0, 100, 10) | write_ids(s, 1, 1000, 10) | write_ids(s, 3, 3000, 10)
+    missing = wait_rows(s, (0, 1, 3), expect_all(written), timeout=60)
+    assert not missing, f"{outcomes}\n{summarize(missing)}"
+    since = log_offset(s, 2)
+    s.restart_pod(2, wait=False)
+    o2 = wait_start(s, 2, since, timeout=200)
+    assert o2.ready, o2.describe()
+    written |= write_ids(s, 2, 2100, 10) | write_ids(s, 3, 3100, 10)
+    missing = wait_rows(s, range(4), expect_all(written), timeout=60)
+    rc, flagged = status(s, 0)
+    assert not missing, f"{outcomes}\n{summarize(missing)}\n{flagged}"
+    assert rc == 0, flagged
