@@ -6,6 +6,9 @@ a pod whose start failed): every acknowledged row on every running pod, and
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
 
 from faults import log_offset, status, summarize, wait_log, wait_rows, wait_start, write_ids
@@ -331,4 +334,72 @@ def test_a_peer_crashing_while_a_joiner_starts_replications_leaves_a_start_the_k
     missing = wait_rows(s, range(4), expect_all(written), timeout=60)
     rc, flagged = status(s, 0)
     assert not missing, f"{outcomes}\n{summarize(missing)}\n{flagged}"
+    assert rc == 0, flagged
+
+
+def hold_origin(s: StatefulSet, k: int, subscription: str) -> subprocess.Popen[str]:
+    """A psql session in pod k that holds the replication origin of `subscription`
+    (its subscription must be disabled and its worker gone): advancing or resetting
+    that origin fails with SQLSTATE 55006 until the session ends (release_origin)."""
+    proc = s.popen_in_pod(k, [f"{s.pg_bin}/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"],
+                          env=s.psql_env(), stdin=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(f"SELECT pg_replication_origin_session_setup('pg_' || oid) FROM pg_subscription "
+                     f"WHERE subname = '{subscription}';\nSELECT 'held';\n")
+    proc.stdin.flush()
+    for line in proc.stdout:
+        if line.strip() == "held":
+            return proc
+    why = proc.stderr.read() if proc.stderr else ""
+    raise AssertionError(f"the origin of {subscription} on pod {k} was not taken: {why}")
+
+
+def release_origin(proc: subprocess.Popen[str]) -> None:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def stop_subscription(s: StatefulSet, k: int, subscription: str, timeout: float = 30.0) -> None:
+    """Disables `subscription` on pod k and waits until its apply worker has exited."""
+    s.psql(k, f"ALTER SUBSCRIPTION {subscription} DISABLE")
+    deadline = time.monotonic() + timeout
+    while s.psql(k, f"SELECT 1 FROM pg_stat_subscription WHERE subname = '{subscription}' AND pid IS NOT NULL"):
+        assert time.monotonic() < deadline, f"the apply worker of {subscription} on pod {k} stays"
+        time.sleep(0.2)
+
+
+def test_a_join_that_fails_while_resetting_its_own_links_is_joined_again_not_refused(make_sts):
+    """Pod 3 must join again (pod 1 forgot it: its side of their pair is reset). Its
+    join resets its own links; the reset of its link with pod 1 fails (the origin is
+    held by another session). The next start must join again, never be refused as a
+    SLAVE failure: the link with the master is reset after the other links, so it is
+    not left reset and stopped beside a live link. Rows written on every pod
+    afterwards reach every pod."""
+    s = make_sts(replicas_max=4)
+    written: set[int] = set()
+    s.scale(4)
+    written |= write_ids(s, 0, 1, 10) | write_ids(s, 3, 3000, 10)
+    assert not wait_rows(s, range(4), expect_all(written), timeout=60)
+    # Pod 3's side of aku_rep_13 is stopped; pod 1 forgets pod 3 (what a reset does there).
+    stop_subscription(s, 3, "aku_rep_13")
+    stop_subscription(s, 1, "aku_rep_13")
+    s.psql(1, "SELECT pg_replication_origin_advance('pg_' || oid, '0/0') FROM pg_subscription "
+              "WHERE subname = 'aku_rep_13'")
+    s.psql(1, "SELECT pg_drop_replication_slot('aku_rep_13')")
+    holder = hold_origin(s, 3, "aku_rep_13")
+    s.exec_in_pod(3, ["rm", "-f", "/tmp/aku_start_completed"])
+    try:
+        rc, out, err = s.aku(3, "-p", "start")
+        assert rc == 10, out + err
+        assert "Reset replications." in out and "55006" in out, out
+    finally:
+        release_origin(holder)
+    rc, out, err = s.aku(3, "-p", "start")
+    assert rc == 0, out + err
+    assert "Truncate tables for replications." in out, "pod 3 joins again"
+    for k, base in ((0, 100), (1, 1000), (2, 2000), (3, 3100)):
+        written |= write_ids(s, k, base, 10)
+    missing = wait_rows(s, range(4), expect_all(written), timeout=60)
+    rc, flagged = status(s, 0)
+    assert not missing, f"{summarize(missing)}\n{flagged}"
     assert rc == 0, flagged
