@@ -224,10 +224,12 @@ pub fn render_text(report: &StatusReport) -> String {
             s.role.to_owned(),
             s.marker_present.map_or_else(|| "-".to_owned(), |m| yes_no(m).to_owned()),
         ];
-        if !s.reachable {
+        if !s.reachable || s.pairs.is_empty() {
+            // One row for the server: unreachable, or reachable without any pair (a
+            // StatefulSet of one pod).
             let mut row = lead.to_vec();
             row.extend(std::iter::repeat_n("-".to_owned(), 10));
-            row.push(format!("unreachable: {}", s.absence.as_deref().unwrap_or("")));
+            row.push(if s.reachable { "-".to_owned() } else { format!("unreachable: {}", s.absence.as_deref().unwrap_or("")) });
             rows.push(row);
             continue;
         }
@@ -262,4 +264,34 @@ pub fn render_text(report: &StatusReport) -> String {
         writeln!(out, "\n{} problem(s) found.", report.problems)
     };
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reachable_server_without_pairs_still_has_its_row() {
+        let report = StatusReport {
+            sts: "pg".into(),
+            backend: "postgresql",
+            lag_threshold_bytes: DEFAULT_LAG_THRESHOLD,
+            servers: vec![ServerReport {
+                server: ServerId(0),
+                pod: "pg-0".into(),
+                host: "pg-0.svc".into(),
+                reachable: true,
+                absence: None,
+                role: "master",
+                marker_present: Some(true),
+                pairs: Vec::new(),
+            }],
+            problems: 0,
+        };
+        let text = render_text(&report);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>()[..5], ["pg-0", "pg-0.svc", "yes", "master", "yes"], "{text}");
+        assert!(lines[1].ends_with('-'), "{text}");
+        assert_eq!(lines[3], "Healthy: no problem found.");
+    }
 }

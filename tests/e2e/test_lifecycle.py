@@ -133,4 +133,7 @@ def test_a_statefulset_of_one_pod_starts_ends_and_reports_healthy(make_sts):
     assert "AKU run successfully." in s.pod_log(0)
     rc, out, err = s.aku(0, "-s")
     assert rc == 0 and "Healthy: no problem found." in out, out + err
+    # The pod has its row although it has no pair: reachable, master, marker present.
+    assert any(line.split()[:5] == [s.pod_name(0), s.pod_fqdn(0), "yes", "master", "yes"]
+               for line in out.splitlines()), out
     assert s.delete_pod(0) == 0
