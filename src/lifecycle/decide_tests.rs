@@ -413,3 +413,24 @@ fn a_join_stopped_anywhere_in_its_own_reset_phase_is_joined_again_not_refused() 
     let resets = every_reset_prefix_joins_again(&config, &obs);
     assert_eq!(resets, [Pair::new(ServerId(1), me), Pair::new(ServerId::MASTER, me), relinked.pair]);
 }
+
+#[test]
+fn a_join_stops_its_peers_sides_before_it_resets_its_own() {
+    // A peer's subscription that still runs reconnects at once to the slot the
+    // joiner's reset drops: every Stop of a join (on the joiner and on its peers)
+    // comes in a phase before the joiner's first Reset.
+    for backend in [BackendKind::Altibase, BackendKind::Postgresql] {
+        let config = config(backend, 0b111);
+        let me = ServerId(2);
+        let obs = observation(me, false, Local::Live, &[Peer::Reset, Peer::Live, Peer::Live]);
+        let plan = decide(&config, caps(&config), Intent::Start, &obs, "m").unwrap();
+        let phase_of = |want: &dyn Fn(&Step) -> bool| -> Vec<usize> {
+            plan.phases.iter().enumerate().filter(|(_, p)| p.steps.iter().any(want)).map(|(i, _)| i).collect()
+        };
+        let stops = phase_of(&|s| matches!(s.action, Action::Stop { .. }));
+        let peer_stops = phase_of(&|s| s.server != me && matches!(s.action, Action::Stop { .. }));
+        let local_resets = phase_of(&|s| s.server == me && matches!(s.action, Action::Reset { .. }));
+        assert!(!peer_stops.is_empty() && !local_resets.is_empty(), "{backend:?}: {plan:?}");
+        assert!(stops.iter().all(|&i| i < local_resets[0]), "{backend:?}: stops {stops:?}, local resets {local_resets:?}");
+    }
+}

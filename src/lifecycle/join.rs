@@ -38,14 +38,34 @@ impl Ctx<'_> {
             phases.push(messages::DRAIN, flush);
         }
 
-        // Repair what an interrupted earlier attempt left running on this pod.
-        let stop_local = self
+        // Repair what an interrupted earlier attempt left running on this pod, and stop
+        // every reachable peer's side of its pair with this pod, before any reset: a
+        // peer's subscription that still runs reconnects at once to the slot this pod's
+        // reset drops (terminating its walsender is not enough), and the drop would
+        // wait for the slot's release until its limit.
+        let mut stop: Vec<Step> = self
             .my_objects()
             .into_iter()
             .filter(|&(g, p)| self.local(g, p).started || drained.contains(&(g, p)))
             .map(|(group, pair)| Self::step(joiner, Action::Stop { group, pair }))
             .collect();
-        phases.push(messages::STOP, stop_local);
+        // Every reachable peer's side of its pair with this pod starts from scratch:
+        // the copy replaces whatever this pod had, so nothing older may be replayed.
+        let mut reset_peers = Vec::new();
+        for group in self.groups() {
+            for peer in self.obs.reachable_peers() {
+                let pair = Pair::new(peer, joiner);
+                if let Some(state) = self.state_on(peer, group, pair) {
+                    if state.started || drained.contains(&(group, pair)) {
+                        stop.push(Self::step(peer, Action::Stop { group, pair }));
+                    }
+                    if state.live() {
+                        reset_peers.push(Self::step(peer, Action::Reset { group, pair }));
+                    }
+                }
+            }
+        }
+        phases.push(messages::STOP, stop);
         // And forget this pod's own restart points: its data is replaced by the copy,
         // so nothing it logged before may be sent to its peers. Ordered so that a join
         // that fails or is killed part-way through leaves a state its next start joins
@@ -56,25 +76,7 @@ impl Ctx<'_> {
         live.sort_by_key(|&(g, p)| if self.relinked_after_receiving(p.other(joiner), g, p) { 2 } else { u8::from(p == source_pair) });
         phases.push(messages::RESET, live.into_iter().map(|(group, pair)| Self::step(joiner, Action::Reset { group, pair })).collect());
         phases.push(messages::CREATE, self.create_missing());
-
-        // Every reachable peer's side of its pair with this pod starts from scratch:
-        // the copy replaces whatever this pod had, so nothing older may be replayed.
-        let (mut stop, mut reset) = (Vec::new(), Vec::new());
-        for group in self.groups() {
-            for peer in self.obs.reachable_peers() {
-                let pair = Pair::new(peer, joiner);
-                if let Some(state) = self.state_on(peer, group, pair) {
-                    if state.started || drained.contains(&(group, pair)) {
-                        stop.push(Self::step(peer, Action::Stop { group, pair }));
-                    }
-                    if state.live() {
-                        reset.push(Self::step(peer, Action::Reset { group, pair }));
-                    }
-                }
-            }
-        }
-        phases.push(messages::STOP, stop);
-        phases.push(messages::RESET, reset);
+        phases.push(messages::RESET, reset_peers);
 
         if bookmarks {
             let mut steps: Vec<Step> = self
