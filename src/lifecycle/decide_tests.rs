@@ -388,15 +388,19 @@ fn every_reset_prefix_joins_again(config: &Config, obs: &Observation) -> Vec<Pai
     resets
 }
 
+/// Slave 2 with every link live (and started) whose side the master reset: it joins again.
+fn slave_2_forgotten_by_the_master(backend: BackendKind) -> (Config, ServerId, Observation) {
+    let me = ServerId(2);
+    (config(backend, 0b111), me, observation(me, false, Local::Live, &[Peer::Reset, Peer::Live, Peer::Live]))
+}
+
 #[test]
 fn a_join_stopped_anywhere_in_its_own_reset_phase_is_joined_again_not_refused() {
     // Slave 2 returns with every link live but must join again: the master reset its
     // side. The link with the master is reset last, so it is never found reset and
     // stopped beside another live link (the SLAVE failure).
     for backend in [BackendKind::Altibase, BackendKind::Postgresql] {
-        let config = config(backend, 0b111);
-        let me = ServerId(2);
-        let obs = observation(me, false, Local::Live, &[Peer::Reset, Peer::Live, Peer::Live]);
+        let (config, me, obs) = slave_2_forgotten_by_the_master(backend);
         let resets = every_reset_prefix_joins_again(&config, &obs);
         assert_eq!(resets, [Pair::new(ServerId(1), me), Pair::new(me, ServerId(3)), Pair::new(ServerId::MASTER, me)], "{backend:?}");
     }
@@ -420,9 +424,7 @@ fn a_join_stops_its_peers_sides_before_it_resets_its_own() {
     // joiner's reset drops: every Stop of a join (on the joiner and on its peers)
     // comes in a phase before the joiner's first Reset.
     for backend in [BackendKind::Altibase, BackendKind::Postgresql] {
-        let config = config(backend, 0b111);
-        let me = ServerId(2);
-        let obs = observation(me, false, Local::Live, &[Peer::Reset, Peer::Live, Peer::Live]);
+        let (config, me, obs) = slave_2_forgotten_by_the_master(backend);
         let plan = decide(&config, caps(&config), Intent::Start, &obs, "m").unwrap();
         let phase_of = |want: &dyn Fn(&Step) -> bool| -> Vec<usize> {
             plan.phases.iter().enumerate().filter(|(_, p)| p.steps.iter().any(want)).map(|(i, _)| i).collect()
