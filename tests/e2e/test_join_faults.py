@@ -253,7 +253,13 @@ def test_a_join_without_a_slave_that_stays_down_reaches_it_when_it_returns(make_
     s.create_pod(3, wait=False)
     o3 = wait_start(s, 3, 0, timeout=200)
     assert o3.ready, o3.describe()
-    assert f"Peer {s.pod_fqdn(2)} did not return: joining without it." in s.pod_log(3)
+    log3 = s.pod_log(3)
+    assert f"Peer {s.pod_fqdn(2)} did not return: joining without it." in log3
+    # The decision follows a fresh reading of every server, not the one before the wait.
+    reread = log3.index("Reading the state of every server again after the wait.")
+    assert log3.rindex(f"Waiting for peer {s.pod_fqdn(2)}") < reread, log3
+    assert f"Connected to the local server {s.pod_fqdn(3)}." in log3[reread:], log3
+    assert reread < log3.index("Start as SLAVE Pod."), log3
     written |= write_ids(s, 3, 3000, 10)
     assert not wait_rows(s, (0, 1, 3), expect_all(written), timeout=60)
     since = log_offset(s, 2)
